@@ -1,0 +1,123 @@
+/**
+ * The HTTP API of one MCPTT system: which routes exist, which function serves each, and how
+ * each route is authenticated. The CDK stack (lib/mcptt-system-stack.ts) and the local runtime
+ * (local/http-api.ts) are both built from this one table, so local and AWS expose the same API.
+ *
+ * Plain data: no CDK imports, so the local runtime can load it without aws-cdk-lib.
+ */
+
+/** A Lambda function of the system. `entry` is relative to the repository root. */
+export interface FunctionSpec {
+  /** Short kebab-case name, also the folder under functions/. */
+  name: FunctionName;
+  entry: string;
+  description: string;
+  /** Data-plane access the function needs on the table (least privilege in the stack). */
+  table: 'read' | 'read-write';
+  /** Whether the function calls partner systems' APIs over HTTPS. */
+  callsPartners: boolean;
+}
+
+export type FunctionName =
+  | 'health'
+  | 'auth'
+  | 'users'
+  | 'groups'
+  | 'agreements'
+  | 'regroups'
+  | 'partner-api'
+  | 'registration'
+  | 'affiliation';
+
+/**
+ * How a route is authenticated.
+ * - `none`: public (health, log-in).
+ * - `token`: bearer JWT issued by POST /auth/token, checked in the function (role checks in the core).
+ * - `edge`: only the system's own SIP edge: IAM auth (SigV4) in AWS, edge bearer token locally.
+ * - `partner`: requests signed with the per-partner agreement key, checked in the function.
+ */
+export type RouteAuth = 'none' | 'token' | 'edge' | 'partner';
+
+export interface RouteSpec {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** API Gateway v2 path with `{param}` segments. */
+  path: string;
+  fn: FunctionName;
+  auth: RouteAuth;
+}
+
+const fn = (
+  name: FunctionName,
+  description: string,
+  table: FunctionSpec['table'],
+  callsPartners = false,
+): FunctionSpec => ({ name, entry: `functions/${name}/handler.ts`, description, table, callsPartners });
+
+export const FUNCTIONS: readonly FunctionSpec[] = [
+  fn('health', 'Health check: table reachable', 'read'),
+  fn('auth', 'Log-in: issues admin/dispatcher bearer tokens', 'read'),
+  fn('users', 'Group management: users and their credentials (hashes only)', 'read-write'),
+  fn('groups', 'Group management: groups, call policies, memberships', 'read-write'),
+  fn('agreements', 'Partner agreements', 'read-write'),
+  fn('regroups', 'Group regroup: temporary groups across systems', 'read-write', true),
+  fn('partner-api', 'Partner API: regroup accept and release, signed per partner', 'read-write'),
+  fn('registration', 'SIP registrations and digest credentials for the edge', 'read-write'),
+  fn('affiliation', 'Affiliation from PIDF (TS 24.379) for the edge', 'read-write'),
+];
+
+export const ROUTES: readonly RouteSpec[] = [
+  { method: 'GET', path: '/health', fn: 'health', auth: 'none' },
+  { method: 'POST', path: '/auth/token', fn: 'auth', auth: 'none' },
+
+  { method: 'GET', path: '/users', fn: 'users', auth: 'token' },
+  { method: 'POST', path: '/users', fn: 'users', auth: 'token' },
+  { method: 'GET', path: '/users/{mcpttId}', fn: 'users', auth: 'token' },
+  { method: 'PUT', path: '/users/{mcpttId}', fn: 'users', auth: 'token' },
+  { method: 'DELETE', path: '/users/{mcpttId}', fn: 'users', auth: 'token' },
+
+  { method: 'GET', path: '/groups', fn: 'groups', auth: 'token' },
+  { method: 'POST', path: '/groups', fn: 'groups', auth: 'token' },
+  { method: 'GET', path: '/groups/{groupId}', fn: 'groups', auth: 'token' },
+  { method: 'PUT', path: '/groups/{groupId}', fn: 'groups', auth: 'token' },
+  { method: 'DELETE', path: '/groups/{groupId}', fn: 'groups', auth: 'token' },
+  { method: 'GET', path: '/groups/{groupId}/members', fn: 'groups', auth: 'token' },
+  { method: 'PUT', path: '/groups/{groupId}/members/{mcpttId}', fn: 'groups', auth: 'token' },
+  { method: 'DELETE', path: '/groups/{groupId}/members/{mcpttId}', fn: 'groups', auth: 'token' },
+
+  { method: 'GET', path: '/agreements', fn: 'agreements', auth: 'token' },
+  { method: 'POST', path: '/agreements', fn: 'agreements', auth: 'token' },
+  { method: 'GET', path: '/agreements/{partner}', fn: 'agreements', auth: 'token' },
+  { method: 'PUT', path: '/agreements/{partner}', fn: 'agreements', auth: 'token' },
+  { method: 'DELETE', path: '/agreements/{partner}', fn: 'agreements', auth: 'token' },
+
+  { method: 'GET', path: '/regroups', fn: 'regroups', auth: 'token' },
+  { method: 'POST', path: '/regroups', fn: 'regroups', auth: 'token' },
+  { method: 'GET', path: '/regroups/{tgi}', fn: 'regroups', auth: 'token' },
+  { method: 'DELETE', path: '/regroups/{tgi}', fn: 'regroups', auth: 'token' },
+
+  { method: 'POST', path: '/partner/v1/regroups', fn: 'partner-api', auth: 'partner' },
+  { method: 'DELETE', path: '/partner/v1/regroups/{tgi}', fn: 'partner-api', auth: 'partner' },
+
+  { method: 'POST', path: '/edge/registrations', fn: 'registration', auth: 'edge' },
+  { method: 'GET', path: '/edge/registrations/{mcpttId}', fn: 'registration', auth: 'edge' },
+  { method: 'GET', path: '/edge/credentials/{mcpttId}', fn: 'registration', auth: 'edge' },
+  { method: 'POST', path: '/edge/affiliations', fn: 'affiliation', auth: 'edge' },
+  { method: 'GET', path: '/edge/affiliations/{mcpttId}', fn: 'affiliation', auth: 'edge' },
+];
+
+/** API Gateway v2 route key, e.g. `POST /regroups`. */
+export const routeKey = (r: Pick<RouteSpec, 'method' | 'path'>): string => `${r.method} ${r.path}`;
+
+/** Environment variables every function receives (names shared by CDK and the local runtime). */
+export const ENV = {
+  tableName: 'TABLE_NAME',
+  systemDomain: 'SYSTEM_DOMAIN',
+  /** Token signing key itself (local) … */
+  tokenSecret: 'TOKEN_SECRET',
+  /** … or the Secrets Manager ARN holding it (AWS). */
+  tokenSecretArn: 'TOKEN_SECRET_ARN',
+  /** Local only: DynamoDB endpoint (dynalite). */
+  dynamodbEndpoint: 'DYNAMODB_ENDPOINT',
+  /** Timeout of one partner API call, milliseconds. */
+  partnerTimeoutMs: 'PARTNER_TIMEOUT_MS',
+} as const;
