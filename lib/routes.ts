@@ -96,6 +96,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'DELETE', path: '/regroups/{tgi}', fn: 'regroups', auth: 'token' },
 
   { method: 'POST', path: '/partner/v1/regroups', fn: 'partner-api', auth: 'partner' },
+  { method: 'POST', path: '/partner/v1/regroups/{tgi}/confirm', fn: 'partner-api', auth: 'partner' },
   { method: 'DELETE', path: '/partner/v1/regroups/{tgi}', fn: 'partner-api', auth: 'partner' },
 
   { method: 'POST', path: '/edge/registrations', fn: 'registration', auth: 'edge' },

@@ -1,0 +1,46 @@
+/**
+ * What every function of one MCPTT system needs, built once per container from the
+ * environment (lib/routes.ts ENV names). The local runtime builds the same thing from a
+ * system's local environment, so local and AWS share one code path.
+ */
+import { createDocumentClient } from '#adapters/dynamo/clients.ts';
+import { Store } from '#adapters/dynamo/store.ts';
+import { createHttpPartnerClient, type PartnerClient } from '#adapters/partner-client.ts';
+import { readSecret } from '#adapters/secrets.ts';
+import { normalizeDomain } from '#core/ids.ts';
+import type { EpochMs, SystemDomain } from '#core/model.ts';
+import { ENV } from '../../lib/routes.ts';
+import { createTokenService, type TokenService } from './tokens.ts';
+
+export interface AppDeps {
+  system: SystemDomain;
+  store: Store;
+  tokens: TokenService;
+  partners: PartnerClient;
+  now: () => EpochMs;
+}
+
+export type Env = Record<string, string | undefined>;
+
+const required = (env: Env, name: string): string => {
+  const v = env[name];
+  if (!v) throw new Error(`missing environment variable ${name}`);
+  return v;
+};
+
+export const depsFromEnv = async (env: Env = process.env): Promise<AppDeps> => {
+  const system = normalizeDomain(required(env, ENV.systemDomain));
+  const tableName = required(env, ENV.tableName);
+  const secret = env[ENV.tokenSecret] ?? (await readSecret(required(env, ENV.tokenSecretArn)));
+  const timeoutMs = Number(env[ENV.partnerTimeoutMs] ?? 3000);
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+    throw new Error(`${ENV.partnerTimeoutMs} must be a positive number`);
+  const now = Date.now;
+  return {
+    system,
+    store: new Store(createDocumentClient(env[ENV.dynamodbEndpoint]), tableName),
+    tokens: createTokenService({ system, secret, now }),
+    partners: createHttpPartnerClient({ system, timeoutMs, now }),
+    now,
+  };
+};

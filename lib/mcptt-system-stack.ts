@@ -1,0 +1,301 @@
+/**
+ * One MCPTT system on AWS: its DynamoDB table, token-signing secret, one Lambda function per entry of
+ * FUNCTIONS and the HTTP API exposing ROUTES (both from lib/routes.ts, shared with the local runtime).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import {
+  HttpApi,
+  HttpMethod,
+  HttpNoneAuthorizer,
+  HttpRoute,
+  HttpRouteKey,
+  type HttpStage,
+  type IHttpRouteAuthorizer,
+  LogGroupLogDestination,
+} from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { AttributeType, Billing, ProjectionType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import { INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../adapters/dynamo/table-design.ts';
+import {
+  ENV,
+  FUNCTIONS,
+  type FunctionName,
+  type FunctionSpec,
+  ROUTES,
+  type RouteAuth,
+  routeKey,
+} from './routes.ts';
+import { validateDomain } from './systems-from-config.ts';
+
+/** The repository root (parent of lib/): the default root of the function entries and of package-lock.json. */
+export const REPO_ROOT: string = fileURLToPath(new URL('..', import.meta.url));
+
+/** Lambda timeout per function, seconds; functions not listed get {@link DEFAULT_TIMEOUT_SECONDS}. */
+export const TIMEOUT_SECONDS: Readonly<Partial<Record<FunctionName, number>>> = {
+  // Calls every partner of a regroup; stays just under the HTTP API's 30 s integration limit.
+  regroups: 29,
+};
+/** Lambda timeout of functions not in {@link TIMEOUT_SECONDS}, seconds. */
+export const DEFAULT_TIMEOUT_SECONDS = 10;
+
+/**
+ * Banner of every bundle: ESM output has no `require`, which bundled CommonJS dependencies still call
+ * (for Node built-ins); this gives them one.
+ */
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire } from 'module';const require = createRequire(import.meta.url);";
+
+/** Properties of {@link McpttSystemStack}. */
+export interface McpttSystemStackProps extends StackProps {
+  /** The MCPTT system's domain, e.g. `primary.example` (validated, lower-cased). */
+  readonly system: string;
+  /**
+   * DynamoDB deletion protection on the table. The table is retained on stack deletion either way.
+   * @default true
+   */
+  readonly deletionProtection?: boolean;
+  /**
+   * Directory that the FUNCTIONS' `entry` paths are relative to; it is also the esbuild project root and
+   * must contain `package-lock.json` and `node_modules` (esbuild is run from there with `npx --no-install`).
+   * Only tests change this (to a directory of trivial handlers).
+   * @default the repository root ({@link REPO_ROOT})
+   */
+  readonly entryRoot?: string;
+  /**
+   * Timeout of one call to a partner system's API, milliseconds (env `PARTNER_TIMEOUT_MS`).
+   * @default 3000
+   */
+  readonly partnerTimeoutMs?: number;
+  /**
+   * Throttling of the HTTP API's default stage (all routes).
+   * @default 500 requests per second, burst 1000
+   */
+  readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
+}
+
+/** One JSON object per request in the API's access log (HTTP API `$context` variables only). */
+const HTTP_API_ACCESS_LOG_FIELDS = {
+  requestId: '$context.requestId',
+  requestTime: '$context.requestTime',
+  ip: '$context.identity.sourceIp',
+  userArn: '$context.identity.userArn',
+  httpMethod: '$context.httpMethod',
+  routeKey: '$context.routeKey',
+  protocol: '$context.protocol',
+  status: '$context.status',
+  responseLength: '$context.responseLength',
+  responseLatency: '$context.responseLatency',
+  error: '$context.error.message',
+  integrationError: '$context.integrationErrorMessage',
+} as const;
+
+const pascal = (name: string): string =>
+  name
+    .split('-')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+
+const HTTP_METHOD: Record<(typeof ROUTES)[number]['method'], HttpMethod> = {
+  GET: HttpMethod.GET,
+  POST: HttpMethod.POST,
+  PUT: HttpMethod.PUT,
+  DELETE: HttpMethod.DELETE,
+};
+
+/**
+ * The AWS deployment of one MCPTT system (one stack per system, see bin/mcptt-regroup.ts).
+ *
+ * Resources: a single-table DynamoDB table (keys and GSIs from adapters/dynamo/table-design.ts), a
+ * Secrets Manager secret holding the bearer-token signing key, one ARM64 Node.js 22 Lambda function per
+ * {@link FUNCTIONS} entry (bundled locally by esbuild, AWS SDK included), and an HTTP API with one route per
+ * {@link ROUTES} entry. Outputs: `ApiUrl`, `TableName`, `TokenSecretArn`.
+ */
+export class McpttSystemStack extends Stack {
+  /** The system's domain, lower-cased. */
+  readonly system: string;
+  /** The system's single table. */
+  readonly table: TableV2;
+  /** The bearer-token signing key (64 alphanumeric characters). */
+  readonly tokenSecret: Secret;
+  /** The functions, by name. */
+  readonly functions: Readonly<Record<FunctionName, NodejsFunction>>;
+  /** The HTTP API. */
+  readonly api: HttpApi;
+  /** The HTTP API's `$default` stage. */
+  readonly stage: HttpStage;
+  /** The routes, by route key (`METHOD /path`). */
+  readonly routes: ReadonlyMap<string, HttpRoute>;
+
+  constructor(scope: Construct, id: string, props: McpttSystemStackProps) {
+    super(scope, id, props);
+    this.system = validateDomain(props.system, `McpttSystemStack ${id}: system`);
+    const entryRoot = props.entryRoot ?? REPO_ROOT;
+    Tags.of(this).add('mcptt:system', this.system);
+
+    // --- Table ---------------------------------------------------------------------------------
+    this.table = new TableV2(this, 'Table', {
+      partitionKey: { name: TABLE_KEYS.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: TABLE_KEYS.sortKey, type: AttributeType.STRING },
+      globalSecondaryIndexes: Object.values(INDEXES).map((index) => ({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: AttributeType.STRING },
+        projectionType: ProjectionType.ALL,
+      })),
+      timeToLiveAttribute: TTL_ATTRIBUTE,
+      billing: Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: props.deletionProtection ?? true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // --- Token signing key ---------------------------------------------------------------------
+    this.tokenSecret = new Secret(this, 'TokenSigningKey', {
+      description: `Signing key of the bearer tokens issued by ${this.system}`,
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+    });
+
+    // --- Functions -----------------------------------------------------------------------------
+    const missing = FUNCTIONS.map((f) => join(entryRoot, f.entry)).filter((p) => !existsSync(p));
+    if (missing.length > 0) {
+      throw new Error(`McpttSystemStack ${id}: function entry files not found:\n  ${missing.join('\n  ')}`);
+    }
+    const environment: Record<string, string> = {
+      [ENV.tableName]: this.table.tableName,
+      [ENV.systemDomain]: this.system,
+      [ENV.tokenSecretArn]: this.tokenSecret.secretArn,
+      [ENV.partnerTimeoutMs]: String(props.partnerTimeoutMs ?? 3000),
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+    const functions: Partial<Record<FunctionName, NodejsFunction>> = {};
+    for (const spec of FUNCTIONS) functions[spec.name] = this.createFunction(spec, entryRoot, environment);
+    this.functions = functions as Record<FunctionName, NodejsFunction>;
+
+    // --- HTTP API ------------------------------------------------------------------------------
+    this.api = new HttpApi(this, 'Api', {
+      apiName: `mcptt-${this.system}`,
+      description: `MCPTT system ${this.system}`,
+      createDefaultStage: false,
+    });
+    const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
+      retention: RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stage = this.api.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: props.throttle ?? { rateLimit: 500, burstLimit: 1000 },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(JSON.stringify(HTTP_API_ACCESS_LOG_FIELDS)),
+      },
+    });
+
+    // Only `edge` routes are authorized by API Gateway (IAM, SigV4 from the SIP edge's role). `none`
+    // routes are public; `token` routes check the bearer JWT and `partner` routes the per-partner HMAC
+    // signature inside the function, so API Gateway lets them through unauthenticated.
+    const iamAuthorizer = new HttpIamAuthorizer();
+    const noAuthorizer = new HttpNoneAuthorizer();
+    const authorizerFor = (auth: RouteAuth): IHttpRouteAuthorizer => {
+      switch (auth) {
+        case 'edge':
+          return iamAuthorizer;
+        case 'none':
+        case 'token':
+        case 'partner':
+          return noAuthorizer;
+      }
+    };
+    // One integration per function, shared by all its routes (each route still gets its own
+    // lambda:InvokeFunction permission scoped to its method-independent path).
+    const integrations = new Map<FunctionName, HttpLambdaIntegration>();
+    const routes = new Map<string, HttpRoute>();
+    for (const spec of ROUTES) {
+      const key = routeKey(spec);
+      if (routes.has(key)) throw new Error(`McpttSystemStack ${id}: duplicate route ${key}`);
+      let integration = integrations.get(spec.fn);
+      if (integration === undefined) {
+        integration = new HttpLambdaIntegration(`${pascal(spec.fn)}Integration`, this.functions[spec.fn]);
+        integrations.set(spec.fn, integration);
+      }
+      const route = new HttpRoute(this, `Route ${key}`, {
+        httpApi: this.api,
+        routeKey: HttpRouteKey.with(spec.path, HTTP_METHOD[spec.method]),
+        integration,
+        authorizer: authorizerFor(spec.auth),
+      });
+      routes.set(key, route);
+    }
+    this.routes = routes;
+
+    // --- Outputs -------------------------------------------------------------------------------
+    new CfnOutput(this, 'ApiUrl', { value: this.stage.url, description: 'Base URL of the HTTP API' });
+    new CfnOutput(this, 'TableName', { value: this.table.tableName });
+    new CfnOutput(this, 'TokenSecretArn', { value: this.tokenSecret.secretArn });
+  }
+
+  /**
+   * Lets `grantee` (the SIP edge's role) call every `edge` route (`execute-api:Invoke`, SigV4-signed).
+   */
+  grantEdgeInvoke(grantee: IGrantable): Grant[] {
+    return ROUTES.filter((r) => r.auth === 'edge').map((r) => {
+      const route = this.routes.get(routeKey(r));
+      if (route === undefined) throw new Error(`no route ${routeKey(r)}`);
+      return route.grantInvoke(grantee);
+    });
+  }
+
+  private createFunction(
+    spec: FunctionSpec,
+    entryRoot: string,
+    environment: Record<string, string>,
+  ): NodejsFunction {
+    const id = pascal(spec.name);
+    const logGroup = new LogGroup(this, `${id}Logs`, {
+      retention: RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const fn = new NodejsFunction(this, `${id}Function`, {
+      description: `${this.system}: ${spec.description}`.slice(0, 256),
+      entry: join(entryRoot, spec.entry),
+      handler: 'handler',
+      projectRoot: entryRoot,
+      depsLockFilePath: join(entryRoot, 'package-lock.json'),
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: 512,
+      timeout: Duration.seconds(TIMEOUT_SECONDS[spec.name] ?? DEFAULT_TIMEOUT_SECONDS),
+      tracing: Tracing.ACTIVE,
+      loggingFormat: LoggingFormat.JSON,
+      logGroup,
+      environment,
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        sourceMap: true,
+        minify: true,
+        mainFields: ['module', 'main'],
+        banner: ESM_REQUIRE_BANNER,
+        // Bundle the AWS SDK too: the version the tests ran against is the one deployed.
+        externalModules: [],
+        forceDockerBundling: false,
+      },
+    });
+    if (spec.table === 'read-write') this.table.grantReadWriteData(fn);
+    else this.table.grantReadData(fn);
+    // `health` only checks that the table is reachable; it never signs nor verifies tokens.
+    if (spec.name !== 'health') this.tokenSecret.grantRead(fn);
+    return fn;
+  }
+}

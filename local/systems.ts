@@ -1,0 +1,34 @@
+/** Starts every system of a configuration (the embedded default of `npm start`), and stops them. */
+import { type LocalConfig, resolveSystems } from './config.ts';
+import { type LocalSystem, type StartSystemOptions, startSystem } from './system.ts';
+
+export interface LocalSystems {
+  systems: LocalSystem[];
+  get(domain: string): LocalSystem;
+  stop(): Promise<void>;
+}
+
+export const startLocalSystems = async (
+  config: LocalConfig,
+  opts: StartSystemOptions = {},
+): Promise<LocalSystems> => {
+  const resolved = resolveSystems(config);
+  const started: LocalSystem[] = [];
+  try {
+    for (const cfg of resolved) started.push(await startSystem(cfg, opts));
+  } catch (e) {
+    await Promise.allSettled(started.map((s) => s.stop()));
+    throw e;
+  }
+  return {
+    systems: started,
+    get(domain) {
+      const s = started.find((x) => x.domain === domain);
+      if (!s) throw new Error(`no local system ${domain}`);
+      return s;
+    },
+    async stop() {
+      await Promise.allSettled(started.map((s) => s.stop()));
+    },
+  };
+};
