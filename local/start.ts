@@ -37,7 +37,11 @@ const main = async () => {
   const local = await startLocalSystems(config, {
     ...(dataDir ? { dataDir } : {}),
     reset: args.reset ?? false,
-    ...(quiet ? {} : { onRequest: (r) => console.log(`  ${r.method} ${r.path} → ${r.status} (${r.ms} ms)`) }),
+    ...(quiet
+      ? {}
+      : {
+          onRequest: (r) => console.log(`  [${r.system}] ${r.method} ${r.path} → ${r.status} (${r.ms} ms)`),
+        }),
   });
 
   let stopping = false;

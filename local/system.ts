@@ -30,7 +30,7 @@ export interface StartSystemOptions {
   dataDir?: string;
   /** Wipe the data folder first. */
   reset?: boolean;
-  onRequest?: (log: { method: string; path: string; status: number; ms: number }) => void;
+  onRequest?: (log: { system: string; method: string; path: string; status: number; ms: number }) => void;
 }
 
 /** The environment a deployed function of this system would see (lib/routes.ts ENV). */
@@ -67,7 +67,7 @@ export const startSystem = async (
         if (!h) throw new Error(`no handler for function ${fn}`);
         return h;
       },
-      ...(opts.onRequest ? { onRequest: opts.onRequest } : {}),
+      ...(opts.onRequest ? { onRequest: (log) => opts.onRequest?.({ system: cfg.domain, ...log }) } : {}),
     });
     return {
       domain: cfg.domain,

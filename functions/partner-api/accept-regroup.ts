@@ -69,7 +69,7 @@ export const acceptRegroup = async (
     }
     claimed.push(groupId);
   }
-  logger.info('regroup accepted', { tgi, partner: agreement.partner, groups: groupIds });
+  logger.info('regroup accepted', { tgi, from: agreement.partner, system: deps.system, groups: groupIds });
   return {
     tgi,
     groups: groups.map((g) => ({ groupId: g.groupId, displayName: g.displayName, policy: g.policy })),
@@ -87,7 +87,8 @@ export const confirmRegroup = async (tgi: SipUri, agreement: PartnerAgreement, d
   if (!results.every(Boolean)) throw conflict(`regroup ${tgi} expired before confirmation`);
   logger.info('regroup confirmed', {
     tgi,
-    partner: agreement.partner,
+    from: agreement.partner,
+    system: deps.system,
     groups: markers.map((m) => m.groupId),
   });
   return { tgi, confirmed: markers.map((m) => m.groupId) };
@@ -99,6 +100,11 @@ export const releaseRegroup = async (tgi: SipUri, agreement: PartnerAgreement, d
     throw forbidden(`${tgi} is not a temporary group of ${agreement.partner}`);
   const markers = await deps.store.markersOf(tgi, deps.now());
   await Promise.all(markers.map((m) => deps.store.releaseMarker(m.groupId, tgi)));
-  logger.info('regroup released', { tgi, partner: agreement.partner, groups: markers.map((m) => m.groupId) });
+  logger.info('regroup released', {
+    tgi,
+    from: agreement.partner,
+    system: deps.system,
+    groups: markers.map((m) => m.groupId),
+  });
   return { tgi, released: markers.map((m) => m.groupId) };
 };

@@ -64,6 +64,6 @@ export const cancelTemporaryGroup = async (
     );
   }
   await deps.store.deleteTemporaryGroup(tg.tgi, 'cancelling');
-  logger.info('temporary group cancelled', { tgi: tg.tgi, by: principal.mcpttId });
+  logger.info('temporary group cancelled', { system: deps.system, tgi: tg.tgi, by: principal.mcpttId });
   return { tgi: tg.tgi, cancelled: true };
 };

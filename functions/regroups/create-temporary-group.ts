@@ -159,6 +159,7 @@ export const createTemporaryGroup = async (
     throw conflict(`regroup ${plan.tgi} took longer than ${PENDING_CLAIM_MS} ms and was abandoned`);
   }
   logger.info('temporary group created', {
+    system: deps.system,
     tgi: plan.tgi,
     constituents: plan.constituents,
     creator: principal.mcpttId,
