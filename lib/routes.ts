@@ -27,7 +27,8 @@ export type FunctionName =
   | 'regroups'
   | 'partner-api'
   | 'registration'
-  | 'affiliation';
+  | 'affiliation'
+  | 'call-routing';
 
 /**
  * How a route is authenticated.
@@ -63,6 +64,11 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   fn('partner-api', 'Partner API: regroup accept and release, signed per partner', 'read-write'),
   fn('registration', 'SIP registrations and digest credentials for the edge', 'read-write'),
   fn('affiliation', 'Affiliation from PIDF (TS 24.379) for the edge', 'read-write'),
+  fn(
+    'call-routing',
+    'Where an INVITE arriving at the edge goes: a registered user, a redirection, or a refusal',
+    'read',
+  ),
 ];
 
 export const ROUTES: readonly RouteSpec[] = [
@@ -104,6 +110,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/edge/credentials/{mcpttId}', fn: 'registration', auth: 'edge' },
   { method: 'POST', path: '/edge/affiliations', fn: 'affiliation', auth: 'edge' },
   { method: 'GET', path: '/edge/affiliations/{mcpttId}', fn: 'affiliation', auth: 'edge' },
+  { method: 'POST', path: '/edge/calls', fn: 'call-routing', auth: 'edge' },
 ];
 
 /** API Gateway v2 route key, e.g. `POST /regroups`. */

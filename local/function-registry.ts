@@ -6,6 +6,7 @@
 import * as affiliation from '#functions/affiliation/handler.ts';
 import * as agreements from '#functions/agreements/handler.ts';
 import * as auth from '#functions/auth/handler.ts';
+import * as callRouting from '#functions/call-routing/handler.ts';
 import * as groups from '#functions/groups/handler.ts';
 import * as health from '#functions/health/handler.ts';
 import * as partnerApi from '#functions/partner-api/handler.ts';
@@ -28,4 +29,5 @@ export const FUNCTION_BUILDERS: Record<FunctionName, Builder> = {
   'partner-api': partnerApi.buildHandler,
   registration: registration.buildHandler,
   affiliation: affiliation.buildHandler,
+  'call-routing': callRouting.buildHandler,
 };

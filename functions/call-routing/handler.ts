@@ -1,0 +1,43 @@
+// functions/call-routing/handler.ts — POST /edge/calls: where an INVITE that reached the edge goes.
+import { z } from 'zod';
+import { domainOf, tryNormalizeSipUri } from '#core/ids.ts';
+import { type AppDeps, depsFromEnv } from '../shared/deps.ts';
+import { httpFunction, once } from '../shared/http-function.ts';
+import { routeCall } from './route-call.ts';
+
+const CallRequest = z.strictObject({
+  /** The authenticated caller. */
+  caller: z.string().min(1).max(256),
+  /** The Request-URI of the INVITE. */
+  target: z.string().min(1).max(1024),
+  callId: z.string().min(1).max(512),
+});
+
+export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromEnv())) =>
+  httpFunction<AppDeps>(
+    {
+      'POST /edge/calls': async ({ body, deps }) => {
+        const input = body(CallRequest);
+        const target = tryNormalizeSipUri(input.target);
+        const caller = tryNormalizeSipUri(input.caller, deps.system);
+        if (!target || !caller) {
+          return { status: 200, body: { action: 'reject', status: 404, reason: 'Not Found' } };
+        }
+        if (domainOf(target) !== deps.system) {
+          return {
+            status: 200,
+            body: {
+              action: 'reject',
+              status: 404,
+              reason: 'Not Found',
+              warning: `not served by ${deps.system}`,
+            },
+          };
+        }
+        return { status: 200, body: await routeCall({ caller, target }, deps) };
+      },
+    },
+    deps,
+  );
+
+export const handler = buildHandler();

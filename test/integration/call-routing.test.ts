@@ -1,0 +1,82 @@
+/** Routing of INVITEs that reach the edge: relay to a registered user, 302 for a regrouped group. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalSystems } from '#local/systems.ts';
+import { call, demoConfig, login, startDemo } from '../support/local-systems.ts';
+
+describe('Function: call-routing (POST /edge/calls)', () => {
+  let local: LocalSystems;
+  let primary: string;
+  let partner: string;
+  let edge: Record<string, string>;
+  let partnerEdge: Record<string, string>;
+
+  beforeAll(async () => {
+    const config = await demoConfig();
+    local = await startDemo({ config });
+    primary = local.get('primary.example').url;
+    partner = local.get('partner.example').url;
+    edge = { authorization: `Bearer ${config.systems[0]?.edgeToken}` };
+    partnerEdge = { authorization: `Bearer ${config.systems[1]?.edgeToken}` };
+  }, 60_000);
+  afterAll(async () => local?.stop());
+
+  const route = (base: string, headers: Record<string, string>, target: string) =>
+    call(base, 'POST', '/edge/calls', {
+      headers,
+      body: { caller: 'sip:alice@primary.example', target, callId: 'c1' },
+    });
+
+  it('relays a call to a registered user, 480 when not registered, 404 when unknown', async () => {
+    expect((await route(primary, edge, 'sip:bob@primary.example')).body).toMatchObject({
+      action: 'reject',
+      status: 480,
+    });
+    await call(primary, 'POST', '/edge/registrations', {
+      headers: edge,
+      body: { mcpttId: 'bob', contact: 'sip:bob@127.0.0.1:7777', expires: 60 },
+    });
+    expect((await route(primary, edge, 'sip:bob@primary.example')).body).toEqual({
+      action: 'relay',
+      targets: [{ contact: 'sip:bob@127.0.0.1:7777' }],
+    });
+    expect((await route(primary, edge, 'sip:nobody@primary.example')).body).toMatchObject({
+      action: 'reject',
+      status: 404,
+    });
+    expect((await route(primary, edge, 'sip:x@elsewhere.example')).body).toMatchObject({
+      action: 'reject',
+      status: 404,
+    });
+  });
+
+  it('redirects a call to a regrouped group to its temporary group with Warning 148', async () => {
+    const dispatcher = await login(primary, 'dispatcher', 'dispatcher-pass');
+    const created = await call(primary, 'POST', '/regroups', {
+      token: dispatcher,
+      body: { constituents: ['fire-1', 'ambulance-1@partner.example'], name: 'routing-test' },
+    });
+    expect(created.status).toBe(201);
+    expect((await route(partner, partnerEdge, 'sip:ambulance-1@partner.example')).body).toEqual({
+      action: 'redirect',
+      status: 302,
+      contact: 'sip:routing-test@primary.example',
+      warningCode: 148,
+      warning: 'MCPTT group is regrouped',
+    });
+    await call(primary, 'DELETE', '/regroups/routing-test', { token: dispatcher });
+    expect((await route(partner, partnerEdge, 'sip:ambulance-1@partner.example')).body).toMatchObject({
+      action: 'reject',
+      status: 480,
+    });
+  });
+
+  it('400 for a malformed request, 403 without the edge credential', async () => {
+    expect(
+      (await call(primary, 'POST', '/edge/calls', { headers: edge, body: { caller: 'x' } })).status,
+    ).toBe(400);
+    expect(
+      (await call(primary, 'POST', '/edge/calls', { body: { caller: 'x', target: 'y', callId: 'z' } }))
+        .status,
+    ).toBe(403);
+  });
+});
