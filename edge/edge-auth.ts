@@ -22,8 +22,14 @@ export class EdgeAuth {
     private readonly functions: Pick<FunctionsClient, 'credentials'>,
     secret: Buffer,
     private readonly now: () => number = Date.now,
+    algorithms?: readonly DigestAlgorithm[],
   ) {
-    this.digest = new DigestAuthenticator({ realm: domain, secret, now });
+    this.digest = new DigestAuthenticator({
+      realm: domain,
+      secret,
+      now,
+      ...(algorithms ? { algorithms } : {}),
+    });
   }
 
   private async credentials(username: string): Promise<Credentials | undefined> {

@@ -44,6 +44,11 @@ export interface AffiliationOutcome {
   reason?: string;
 }
 
+export type CallRoute =
+  | { action: 'relay'; targets: { contact: string }[] }
+  | { action: 'redirect'; status: number; contact: string; warningCode?: number; warning?: string }
+  | { action: 'reject'; status: number; reason: string; warningCode?: number; warning?: string };
+
 export const createFunctionsClient = (opts: FunctionsClientOptions) => {
   const doFetch = opts.fetch ?? fetch;
   const timeoutMs = opts.timeoutMs ?? 5000;
@@ -101,6 +106,10 @@ export const createFunctionsClient = (opts: FunctionsClientOptions) => {
     },
     bindings(mcpttId: string) {
       return request<{ mcpttId: string; bindings: Binding[] }>('GET', `/edge/registrations/${enc(mcpttId)}`);
+    },
+    /** Where an INVITE goes (functions/call-routing). */
+    routeCall(caller: string, target: string, callId: string) {
+      return request<CallRoute>('POST', '/edge/calls', { json: { caller, target, callId } });
     },
     publishAffiliation(assertedIdentity: string, pidf: string) {
       return request<{ mcpttId: string; clientId: string; affiliations: AffiliationOutcome[] }>(

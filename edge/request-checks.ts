@@ -17,7 +17,7 @@ export const ALLOWED_METHODS = [
   'MESSAGE',
 ];
 /** Methods defined by SIP extensions that we recognize but do not support here: 405, not 501. */
-const KNOWN_UNSUPPORTED = ['SUBSCRIBE', 'NOTIFY', 'REFER', 'INFO', 'UPDATE', 'PRACK'];
+const KNOWN_UNSUPPORTED = ['SUBSCRIBE', 'NOTIFY', 'REFER', 'INFO', 'UPDATE', 'PRACK', 'MESSAGE'];
 /** Option tags we support (RFC 3261 §19.2). */
 export const SUPPORTED_OPTIONS: string[] = [];
 /** Body types we accept, per method family. */

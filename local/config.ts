@@ -43,7 +43,15 @@ const AgreementConfig = z.strictObject({
 const SystemConfig = z.strictObject({
   domain: z.string().min(1),
   http: z.strictObject({ port }),
-  sip: z.strictObject({ port }),
+  sip: z.strictObject({
+    port,
+    /** Digest algorithms the edge offers, most preferred first (RFC 8760 §2.4). */
+    digestAlgorithms: z
+      .array(z.enum(['SHA-256', 'MD5']))
+      .min(1)
+      .max(2)
+      .default(['SHA-256', 'MD5']),
+  }),
   tokenSecret: secret,
   edgeToken: secret,
   partnerTimeoutMs: z.number().int().min(50).max(30_000).default(3000),

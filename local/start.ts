@@ -40,6 +40,7 @@ const main = async () => {
     ...(quiet
       ? {}
       : {
+          sipLog: (line: string) => console.log(`  ${line}`),
           onRequest: (r) => console.log(`  [${r.system}] ${r.method} ${r.path} → ${r.status} (${r.ms} ms)`),
         }),
   });
@@ -68,9 +69,7 @@ const main = async () => {
     dataDir ? `data: ${dataDir}/<system>/ (kept across restarts; --reset wipes)` : 'data: in memory',
   );
   for (const s of local.systems) {
-    console.log(
-      `  ${s.domain.padEnd(18)} HTTP API ${s.url}   SIP port ${s.sipPort} (reserved for the SIP edge)`,
-    );
+    console.log(`  ${s.domain.padEnd(18)} HTTP API ${s.url}   SIP edge udp+tcp 127.0.0.1:${s.sipPort}`);
   }
   if (first) {
     console.log('try:');

@@ -5,6 +5,8 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AppDeps, depsFromEnv } from '#functions/shared/deps.ts';
+import { createFunctionsClient } from '../edge/functions-client.ts';
+import { type SipEdge, startSipEdge } from '../edge/sip-edge.ts';
 import { ENV, FUNCTIONS, ROUTES } from '../lib/routes.ts';
 import type { ResolvedSystemConfig } from './config.ts';
 import { ensureTable, startDynalite } from './dynalite.ts';
@@ -20,6 +22,8 @@ export interface LocalSystem {
   url: string;
   httpPort: number;
   sipPort: number;
+  /** The system's SIP edge (UDP and TCP on sipPort). */
+  edge: SipEdge;
   dataPath: string | undefined;
   deps: AppDeps;
   stop(): Promise<void>;
@@ -30,6 +34,8 @@ export interface StartSystemOptions {
   dataDir?: string;
   /** Wipe the data folder first. */
   reset?: boolean;
+  /** SIP edge diagnostics. */
+  sipLog?: (line: string) => void;
   onRequest?: (log: { system: string; method: string; path: string; status: number; ms: number }) => void;
 }
 
@@ -69,14 +75,30 @@ export const startSystem = async (
       },
       ...(opts.onRequest ? { onRequest: (log) => opts.onRequest?.({ system: cfg.domain, ...log }) } : {}),
     });
+    let edge: SipEdge;
+    try {
+      edge = await startSipEdge({
+        domain: cfg.domain,
+        port: cfg.sip.port,
+        functions: createFunctionsClient({ baseUrl: api.url, edgeToken: cfg.edgeToken }),
+        authSecret: Buffer.from(`digest-nonce:${cfg.edgeToken}`),
+        digestAlgorithms: cfg.sip.digestAlgorithms,
+        ...(opts.sipLog ? { log: (line: string) => opts.sipLog?.(`[${cfg.domain}] ${line}`) } : {}),
+      });
+    } catch (e) {
+      await api.close();
+      throw e;
+    }
     return {
       domain: cfg.domain,
       url: api.url,
       httpPort: api.port,
-      sipPort: cfg.sip.port,
+      sipPort: edge.udp.port,
+      edge,
       dataPath,
       deps,
       async stop() {
+        await edge.stop();
         await api.close();
         await db.close();
       },

@@ -104,11 +104,13 @@ const main = async () => {
   await new Promise<void>((r) => socket.bind(0, HOST, r));
   const localPort = socket.address().port;
   const classes = new Map<string, number>();
+  const codes = new Map<number, number>();
   const answeredCases = new Set<number>();
   socket.on('message', (msg) => {
     const status = statusOf(msg);
     const key = status ? `${Math.floor(status / 100)}xx` : 'not a response';
     classes.set(key, (classes.get(key) ?? 0) + 1);
+    if (status) codes.set(status, (codes.get(status) ?? 0) + 1);
     const id = /Call-ID:\s*protos-(\d+)@/i.exec(msg.toString('latin1'));
     if (id?.[1]) answeredCases.add(Number(id[1]));
   });
@@ -174,6 +176,12 @@ const main = async () => {
   );
   console.log('answers per response class:');
   for (const [k, v] of [...classes.entries()].sort()) console.log(`  ${k.padEnd(15)} ${v}`);
+  console.log(
+    `  by status: ${[...codes.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([c, n]) => `${c}×${n}`)
+      .join(', ')}`,
+  );
   console.log(
     `  cases answered at least once: ${answeredCases.size}; cases dropped silently: ${files.length - answeredCases.size}`,
   );

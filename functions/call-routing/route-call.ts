@@ -33,7 +33,9 @@ export const routeCall = async (
   if (user) {
     const bindings = await deps.store.listRegistrations(call.target, now);
     if (bindings.length === 0) return { action: 'reject', status: 480, reason: 'Temporarily Unavailable' };
-    return { action: 'relay', targets: bindings.map((b) => ({ contact: b.contact })) };
+    // The most recently refreshed binding first (the edge relays to the first it can reach).
+    const latest = [...bindings].sort((a, b) => b.expiresAt - a.expiresAt);
+    return { action: 'relay', targets: latest.map((b) => ({ contact: b.contact })) };
   }
   if (await deps.store.getGroup(call.target)) {
     return {

@@ -12,6 +12,8 @@ export type DigestAlgorithm = 'MD5' | 'SHA-256';
 export interface DigestChallengeOptions {
   realm: string;
   secret: Buffer;
+  /** Algorithms offered, most preferred first (default SHA-256 then MD5, RFC 8760 §2.4). */
+  algorithms?: readonly DigestAlgorithm[];
   /** Nonce lifetime in ms (default 5 minutes). */
   nonceTtlMs?: number;
   now?: () => number;
@@ -120,7 +122,7 @@ export class DigestAuthenticator {
   challenges(stale = false): string[] {
     const nonce = this.newNonce();
     const opaque = createHmac('sha256', this.opts.secret).update(nonce).digest('base64url').slice(0, 16);
-    return (['SHA-256', 'MD5'] as const).map(
+    return (this.opts.algorithms ?? (['SHA-256', 'MD5'] as const)).map(
       (alg) =>
         `Digest realm="${this.opts.realm}", nonce="${nonce}", opaque="${opaque}", algorithm=${alg}, qop="auth"${stale ? ', stale=true' : ''}`,
     );

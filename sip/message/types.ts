@@ -34,13 +34,14 @@ export class SipHeaders {
   prepend(name: string, value: string): this {
     const n = canonicalHeaderName(name);
     const i = this.entries.findIndex(([k]) => k === n);
-    this.entries.splice(i < 0 ? 0 : i, 0, [n, value]);
+    this.entries.splice(Math.max(i, 0), 0, [n, value]);
     return this;
   }
 
   remove(name: string): this {
     const n = canonicalHeaderName(name);
-    for (let i = this.entries.length - 1; i >= 0; i--) if (this.entries[i]?.[0] === n) this.entries.splice(i, 1);
+    for (let i = this.entries.length - 1; i >= 0; i--)
+      if (this.entries[i]?.[0] === n) this.entries.splice(i, 1);
     return this;
   }
 
@@ -121,8 +122,8 @@ const SPECIAL_CASE: Readonly<Record<string, string>> = {
   'p-preferred-service': 'P-Preferred-Service',
   'p-asserted-service': 'P-Asserted-Service',
   'p-answer-state': 'P-Answer-State',
-  'rack': 'RAck',
-  'rseq': 'RSeq',
+  rack: 'RAck',
+  rseq: 'RSeq',
   'sip-etag': 'SIP-ETag',
   'sip-if-match': 'SIP-If-Match',
 };

@@ -1,0 +1,285 @@
+/**
+ * A basic call relayed by the edge as a back-to-back user agent: the caller's INVITE (inbound
+ * leg, our server transaction) becomes a new INVITE to the callee's registered contact (outbound
+ * leg, our client transaction) with its own Call-ID and tags. Dialog rules of RFC 3261 §12–§15:
+ *  - provisional and final responses of the callee are relayed to the caller with our To tag;
+ *  - a 2xx from the callee is ACKed at once (§13.2.2.4) and relayed; the relayed 2xx is
+ *    retransmitted until the caller's ACK arrives (§13.3.1.4), else both legs are ended with BYE;
+ *  - CANCEL from the caller: 487 to the caller, CANCEL to the callee (§9);
+ *  - BYE from either side ends both legs (§15).
+ */
+import { randomBytes } from 'node:crypto';
+import { callIdOf, createResponse, cseqOf, parseNameAddr, toTag } from '../sip/message/accessors.ts';
+import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message/types.ts';
+import type { Endpoint } from '../sip/transport/types.ts';
+import { endpointOfUri } from './contact-endpoint.ts';
+
+export interface CallLegIo {
+  /** Our Contact URI for the given transport. */
+  contact(transport: Endpoint['transport']): string;
+  /** Our Via value (with a new branch) for a new request over the given transport. */
+  via(transport: Endpoint['transport']): { value: string; branch: string };
+  /** Sends an INVITE in a client transaction; responses come back through the callbacks. */
+  sendInvite(
+    req: SipRequest,
+    to: Endpoint,
+    on: { response(r: SipResponse): void; timeout(): void; error(e: Error): void },
+  ): { cancel(): void };
+  /** Sends a non-INVITE request (BYE) in a client transaction; outcome ignored beyond logging. */
+  sendRequest(req: SipRequest, to: Endpoint): void;
+  /** Sends an ACK for a 2xx (it is its own transaction-less request, §13.2.2.4). */
+  sendAck(req: SipRequest, to: Endpoint): void;
+  /** Sends a response through the inbound server transaction (or directly for 2xx retransmissions). */
+  respondInbound(res: SipResponse): void;
+  /** Sends a 2xx retransmission to the caller outside the transaction (RFC 6026 Accepted state). */
+  retransmitInbound(res: SipResponse): void;
+  timers: { T1: number; T2: number };
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(h: unknown): void;
+  ended(call: B2buaCall): void;
+}
+
+const newTag = () => randomBytes(6).toString('hex');
+const newCallId = () => `${randomBytes(12).toString('hex')}@edge`;
+
+type State = 'calling' | 'early' | 'confirming' | 'confirmed' | 'ended';
+
+export class B2buaCall {
+  state: State = 'calling';
+  readonly inboundCallId: string;
+  readonly outboundCallId = newCallId();
+  /** Our tag on the caller's dialog (the To tag of our responses). */
+  readonly inboundTag = newTag();
+  /** Our tag on the callee's dialog (the From tag of our INVITE). */
+  readonly outboundTag = newTag();
+  private outboundRemoteTag: string | undefined;
+  private outboundRemoteTarget: string | undefined;
+  private outboundDestination: Endpoint;
+  private outboundInvite: SipRequest | undefined;
+  private outboundCseq = 1;
+  private inboundCseq = 1;
+  private inboundRemoteTarget: string | undefined;
+  private relayed2xx: SipResponse | undefined;
+  private retransmitTimer: unknown;
+  private retransmitInterval = 0;
+  private giveUpTimer: unknown;
+  private pendingInvite: { cancel(): void } | undefined;
+
+  constructor(
+    readonly inviteRequest: SipRequest,
+    readonly caller: Endpoint,
+    private readonly io: CallLegIo,
+    target: { contact: string; destination: Endpoint },
+  ) {
+    this.inboundCallId = callIdOf(inviteRequest);
+    this.outboundDestination = target.destination;
+    try {
+      this.inboundRemoteTarget = parseNameAddr(inviteRequest.headers.get('Contact') ?? '', 'Contact').uri;
+    } catch {
+      this.inboundRemoteTarget = undefined;
+    }
+    this.start(target.contact);
+  }
+
+  private start(contact: string): void {
+    const req = this.inviteRequest;
+    const t = this.outboundDestination.transport;
+    const via = this.io.via(t);
+    const headers = new SipHeaders();
+    headers.add('Via', via.value);
+    const maxForwards = Number(req.headers.get('Max-Forwards') ?? 70);
+    headers.add('Max-Forwards', String(Math.max(0, (Number.isFinite(maxForwards) ? maxForwards : 70) - 1)));
+    const from = parseNameAddr(req.headers.get('From') ?? '', 'From');
+    from.params.set('tag', this.outboundTag);
+    headers.add(
+      'From',
+      `${from.displayName ? `"${from.displayName}" ` : ''}<${from.uri}>;tag=${this.outboundTag}`,
+    );
+    headers.add('To', req.headers.get('To') ?? `<${contact}>`);
+    headers.add('Call-ID', this.outboundCallId);
+    headers.add('CSeq', `${this.outboundCseq} INVITE`);
+    headers.add('Contact', `<${this.io.contact(t)}>`);
+    for (const name of ['Content-Type', 'Accept-Contact', 'P-Preferred-Service', 'Supported', 'Allow']) {
+      const v = req.headers.get(name);
+      if (v !== undefined) headers.add(name, v);
+    }
+    this.outboundInvite = {
+      kind: 'request',
+      method: 'INVITE',
+      uri: contact,
+      version: 'SIP/2.0',
+      headers,
+      body: req.body,
+    };
+    this.pendingInvite = this.io.sendInvite(this.outboundInvite, this.outboundDestination, {
+      response: (r) => this.onOutboundResponse(r),
+      timeout: () => this.failInbound(408, 'Request Timeout'),
+      error: () => this.failInbound(503, 'Service Unavailable'),
+    });
+  }
+
+  private relayResponse(r: SipResponse): SipResponse {
+    const res = createResponse(this.inviteRequest, r.status, r.reason, { toTag: this.inboundTag });
+    for (const name of ['Content-Type', 'Warning', 'P-Answer-State', 'Require', 'Supported', 'Allow']) {
+      for (const v of r.headers.getAll(name)) res.headers.add(name, v);
+    }
+    if (r.status >= 200 && r.status < 300)
+      res.headers.add('Contact', `<${this.io.contact(this.caller.transport)}>`);
+    if (r.status >= 300 && r.status < 400)
+      for (const v of r.headers.getAll('Contact')) res.headers.add('Contact', v);
+    res.body = r.body;
+    return res;
+  }
+
+  private onOutboundResponse(r: SipResponse): void {
+    if (r.status === 100) return;
+    if (r.status < 200) {
+      if (this.state === 'calling' || this.state === 'early') {
+        this.state = 'early';
+        this.io.respondInbound(this.relayResponse(r));
+      }
+      return;
+    }
+    if (r.status >= 300) {
+      this.pendingInvite = undefined;
+      if (this.state === 'calling' || this.state === 'early') this.failInbound(r.status, r.reason, r);
+      return;
+    }
+    // 2xx: ACK it (§13.2.2.4) — also every retransmission of it (the client transaction passes them up).
+    this.outboundRemoteTag = toTag(r);
+    try {
+      this.outboundRemoteTarget = parseNameAddr(r.headers.get('Contact') ?? '', 'Contact').uri;
+    } catch {
+      this.outboundRemoteTarget = this.outboundInvite?.uri;
+    }
+    this.sendOutboundAck();
+    if (this.state === 'ended') {
+      this.byeOutbound();
+      return;
+    }
+    if (this.state === 'calling' || this.state === 'early') {
+      this.pendingInvite = undefined;
+      this.state = 'confirming';
+      this.relayed2xx = this.relayResponse(r);
+      this.io.respondInbound(this.relayed2xx);
+      this.retransmitInterval = this.io.timers.T1;
+      this.retransmitTimer = this.io.setTimeout(() => this.retransmit2xx(), this.retransmitInterval);
+      this.giveUpTimer = this.io.setTimeout(() => this.noAck(), 64 * this.io.timers.T1);
+    }
+  }
+
+  private outboundDialogRequest(method: 'ACK' | 'BYE'): { req: SipRequest; to: Endpoint } | undefined {
+    const target = this.outboundRemoteTarget ?? this.outboundInvite?.uri;
+    const invite = this.outboundInvite;
+    if (!target || !invite) return undefined;
+    const to = endpointOfUri(target) ?? this.outboundDestination;
+    const headers = new SipHeaders();
+    headers.add('Via', this.io.via(to.transport).value);
+    headers.add('Max-Forwards', '70');
+    headers.add('From', invite.headers.get('From') ?? '');
+    headers.add(
+      'To',
+      `${invite.headers.get('To') ?? ''}${this.outboundRemoteTag ? `;tag=${this.outboundRemoteTag}` : ''}`,
+    );
+    headers.add('Call-ID', this.outboundCallId);
+    const seq = method === 'ACK' ? 1 : ++this.outboundCseq;
+    headers.add('CSeq', `${seq} ${method}`);
+    return {
+      req: { kind: 'request', method, uri: target, version: 'SIP/2.0', headers, body: Buffer.alloc(0) },
+      to,
+    };
+  }
+
+  private sendOutboundAck(): void {
+    const ack = this.outboundDialogRequest('ACK');
+    if (ack) this.io.sendAck(ack.req, ack.to);
+  }
+
+  private byeOutbound(): void {
+    const bye = this.outboundDialogRequest('BYE');
+    if (bye) this.io.sendRequest(bye.req, bye.to);
+  }
+
+  private byeInbound(): void {
+    const target = this.inboundRemoteTarget;
+    if (!target) return;
+    const to = endpointOfUri(target) ?? this.caller;
+    const inv = this.inviteRequest;
+    const headers = new SipHeaders();
+    headers.add('Via', this.io.via(to.transport).value);
+    headers.add('Max-Forwards', '70');
+    headers.add('From', `${inv.headers.get('To') ?? ''};tag=${this.inboundTag}`);
+    headers.add('To', inv.headers.get('From') ?? '');
+    headers.add('Call-ID', this.inboundCallId);
+    headers.add('CSeq', `${this.inboundCseq++} BYE`);
+    this.io.sendRequest(
+      { kind: 'request', method: 'BYE', uri: target, version: 'SIP/2.0', headers, body: Buffer.alloc(0) },
+      to,
+    );
+  }
+
+  private retransmit2xx(): void {
+    if (this.state !== 'confirming' || !this.relayed2xx) return;
+    this.io.retransmitInbound(this.relayed2xx);
+    this.retransmitInterval = Math.min(this.retransmitInterval * 2, this.io.timers.T2);
+    this.retransmitTimer = this.io.setTimeout(() => this.retransmit2xx(), this.retransmitInterval);
+  }
+
+  /** §13.3.1.4: no ACK within 64*T1 → the dialog is confirmed and then ended with BYE. */
+  private noAck(): void {
+    if (this.state !== 'confirming') return;
+    this.byeInbound();
+    this.byeOutbound();
+    this.end();
+  }
+
+  private failInbound(status: number, reason: string, r?: SipResponse): void {
+    if (this.state === 'ended') return;
+    this.io.respondInbound(
+      r
+        ? this.relayResponse(r)
+        : createResponse(this.inviteRequest, status, reason, { toTag: this.inboundTag }),
+    );
+    this.end();
+  }
+
+  /** The caller's ACK for our 2xx. */
+  onInboundAck(ack: SipRequest): void {
+    if (this.state !== 'confirming') return;
+    if (cseqOf(ack).seq !== cseqOf(this.inviteRequest).seq) return;
+    this.state = 'confirmed';
+    this.io.clearTimeout(this.retransmitTimer);
+    this.io.clearTimeout(this.giveUpTimer);
+  }
+
+  /** CANCEL of the inbound INVITE (§9.2): 487 to the caller, CANCEL towards the callee. */
+  onInboundCancel(): void {
+    if (this.state !== 'calling' && this.state !== 'early') return;
+    this.io.respondInbound(
+      createResponse(this.inviteRequest, 487, 'Request Terminated', { toTag: this.inboundTag }),
+    );
+    this.pendingInvite?.cancel();
+    this.end();
+  }
+
+  /** A BYE from the caller (inbound) or the callee (outbound): the other leg gets a BYE. */
+  onBye(fromCaller: boolean): void {
+    if (this.state === 'ended') return;
+    if (fromCaller) this.byeOutbound();
+    else this.byeInbound();
+    this.end();
+  }
+
+  /** Answers an in-dialog request (BYE) with 200. */
+  static ok(req: SipRequest): SipResponse {
+    return createResponse(req, 200, 'OK');
+  }
+
+  private end(): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    this.io.clearTimeout(this.retransmitTimer);
+    this.io.clearTimeout(this.giveUpTimer);
+    this.io.ended(this);
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * The SIP edge of one MCPTT system: the only door between SIP clients and the functions.
+ * Transport (UDP+TCP, RFC 3261 §18) → transactions (§17) → this dispatcher, which checks every
+ * request (§8.2), authenticates it (§22), and turns it into calls to the system's functions:
+ * REGISTER → registration, PUBLISH → affiliation, INVITE → call routing (relay as a B2BUA, 302
+ * redirection, or refusal). It keeps no state beyond live transactions and calls.
+ */
+
+import type { DigestAlgorithm } from '../sip/auth/digest.ts';
+import { callIdOf, createResponse, toTag } from '../sip/message/accessors.ts';
+import { parseMessage, validateRequestHeaders } from '../sip/message/parser.ts';
+import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message/types.ts';
+import { newBranch } from '../sip/transaction/random.ts';
+import type { TimerConfig } from '../sip/transaction/timers.ts';
+import { type ServerTransaction, TransactionLayer } from '../sip/transaction/transaction-layer.ts';
+import { createTransportLayer, type TransportLayer } from '../sip/transport/transport-layer.ts';
+import type { Endpoint, InboundMessage } from '../sip/transport/types.ts';
+import { B2buaCall, type CallLegIo } from './b2bua-call.ts';
+import { endpointOfUri } from './contact-endpoint.ts';
+import { EdgeAuth } from './edge-auth.ts';
+import type { FunctionsClient } from './functions-client.ts';
+import { handlePublish } from './presence.ts';
+import { handleRegister } from './registrar.ts';
+import { ACCEPTED_TYPES, ALLOWED_METHODS, checkRequest } from './request-checks.ts';
+
+export interface SipEdgeOptions {
+  domain: string;
+  host?: string;
+  /** UDP and TCP port (one number: Via sent-by ports are valid for both). */
+  port: number;
+  functions: FunctionsClient;
+  /** Secret for stateless digest nonces (shared by every edge instance of the system). */
+  authSecret: Buffer;
+  timers?: Partial<TimerConfig>;
+  /** Digest algorithms offered, most preferred first (default SHA-256, MD5). */
+  digestAlgorithms?: readonly DigestAlgorithm[];
+  /** Diagnostics (one line per event); default silent. */
+  log?: (line: string) => void;
+}
+
+export interface SipEdge {
+  domain: string;
+  udp: Endpoint;
+  tcp: Endpoint;
+  transport: TransportLayer;
+  transactions: TransactionLayer;
+  /** Live relayed calls. */
+  callCount(): number;
+  stop(): Promise<void>;
+}
+
+const warningHeader = (
+  domain: string,
+  code: number | undefined,
+  text: string | undefined,
+): [string, string][] =>
+  text ? [['Warning', `399 ${domain} "${code ? `${code} ` : ''}${text.replace(/["\\\r\n]/g, ' ')}"`]] : [];
+
+export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
+  const host = opts.host ?? '127.0.0.1';
+  const log = opts.log ?? (() => undefined);
+  const transport = await createTransportLayer({ host, udpPort: opts.port, tcpPort: opts.port });
+  const tl = new TransactionLayer(transport, {
+    ...(opts.timers ? { timers: opts.timers } : {}),
+    onError: (e) => log(`transaction callback error: ${e.message}`),
+  });
+  const auth = new EdgeAuth(opts.domain, opts.functions, opts.authSecret, Date.now, opts.digestAlgorithms);
+  const calls = new Map<string, B2buaCall>();
+  const now = Date.now;
+  const port = transport.local('udp').port;
+
+  const io = (tx: ServerTransaction, inbound: InboundMessage): CallLegIo => ({
+    contact: (t) => `sip:edge@${host}:${port}${t === 'tcp' ? ';transport=tcp' : ''}`,
+    via: (t) => {
+      const branch = newBranch();
+      return { value: `SIP/2.0/${t.toUpperCase()} ${host}:${port};branch=${branch};rport`, branch };
+    },
+    sendInvite: (req, to, on) => {
+      const ctx = tl.createClientTransaction(req, to, {
+        onResponse: (r) => on.response(r),
+        onTimeout: () => on.timeout(),
+        onTransportError: (e) => on.error(e),
+      });
+      return { cancel: () => void tl.cancel(ctx) };
+    },
+    sendRequest: (req, to) => {
+      tl.createClientTransaction(req, to, { onResponse: () => undefined });
+    },
+    sendAck: (req, to) =>
+      void Promise.resolve(transport.send(req, to)).catch((e) => log(`ACK not sent: ${e}`)),
+    respondInbound: (res) => {
+      tx.respond(res);
+    },
+    retransmitInbound: (res) =>
+      void Promise.resolve(transport.send(res, inbound.source)).catch((e) =>
+        log(`2xx retransmission not sent: ${e}`),
+      ),
+    timers: { T1: tl.timers.T1, T2: tl.timers.T2 },
+    setTimeout: (fn, ms) => setTimeout(fn, ms),
+    clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+    ended: (call) => {
+      calls.delete(call.inboundCallId);
+      calls.delete(call.outboundCallId);
+    },
+  });
+
+  const handleInvite = async (
+    tx: ServerTransaction,
+    req: SipRequest,
+    inbound: InboundMessage,
+  ): Promise<SipResponse | undefined> => {
+    if (toTag(req) !== undefined) {
+      // A re-INVITE: the relayed calls do not renegotiate media (§14.2: 488 keeps the session as it was).
+      return calls.has(callIdOf(req))
+        ? createResponse(req, 488, 'Not Acceptable Here')
+        : createResponse(req, 481);
+    }
+    const who = await auth.authenticate(req);
+    if (!who.ok) return who.response;
+    const route = await opts.functions.routeCall(who.mcpttId, req.uri, callIdOf(req));
+    if (tx.state !== 'Proceeding') return undefined; // cancelled meanwhile (§9.2)
+    if (route.action === 'reject') {
+      return createResponse(req, route.status, route.reason, {
+        headers: warningHeader(opts.domain, route.warningCode, route.warning),
+      });
+    }
+    if (route.action === 'redirect') {
+      return createResponse(req, 302, 'Moved Temporarily', {
+        headers: [
+          ['Contact', `<${route.contact}>`],
+          ...warningHeader(opts.domain, route.warningCode, route.warning),
+        ],
+      });
+    }
+    const target = route.targets
+      .map((t) => ({ contact: t.contact, destination: endpointOfUri(t.contact) }))
+      .find((t) => t.destination);
+    if (!target?.destination) return createResponse(req, 480, 'Temporarily Unavailable');
+    const call = new B2buaCall(req, inbound.source, io(tx, inbound), {
+      contact: target.contact,
+      destination: target.destination,
+    });
+    calls.set(call.inboundCallId, call);
+    calls.set(call.outboundCallId, call);
+    return undefined;
+  };
+
+  const handle = async (
+    tx: ServerTransaction,
+    req: SipRequest,
+    inbound: InboundMessage,
+  ): Promise<SipResponse | undefined> => {
+    const invalid = validateRequestHeaders(req);
+    if (invalid) return createResponse(req, 400, invalid.slice(0, 100).replace(/[\r\n]/g, ' '));
+    const refused = checkRequest(req);
+    if (refused) return refused;
+    switch (req.method) {
+      case 'OPTIONS':
+        return createResponse(req, 200, 'OK', {
+          headers: [
+            ['Allow', ALLOWED_METHODS.join(', ')],
+            ['Accept', ACCEPTED_TYPES.join(', ')],
+            ['Accept-Encoding', 'identity'],
+            ['Accept-Language', 'en'],
+          ],
+        });
+      case 'REGISTER':
+        return handleRegister(req, { domain: opts.domain, auth, functions: opts.functions, now });
+      case 'PUBLISH':
+        return handlePublish(req, { domain: opts.domain, auth, functions: opts.functions });
+      case 'CANCEL': {
+        const invite = tl.findInviteForCancel(req);
+        const call = invite ? calls.get(callIdOf(invite.request)) : undefined;
+        tl.answerCancel(tx, { reply487: !call });
+        call?.onInboundCancel();
+        return undefined;
+      }
+      case 'BYE': {
+        const call = calls.get(callIdOf(req));
+        if (!call) return createResponse(req, 481);
+        call.onBye(callIdOf(req) === call.inboundCallId);
+        return createResponse(req, 200, 'OK');
+      }
+      case 'INVITE':
+        return handleInvite(tx, req, inbound);
+      default:
+        return createResponse(req, 405, 'Method Not Allowed', {
+          headers: [['Allow', ALLOWED_METHODS.join(', ')]],
+        });
+    }
+  };
+
+  tl.onRequest((tx, req, inbound) => {
+    handle(tx, req, inbound)
+      .then((res) => {
+        if (res) tx.respond(res);
+      })
+      .catch((e: unknown) => {
+        log(`${req.method} failed: ${e instanceof Error ? e.message : String(e)}`);
+        if (tx.lastFinal === undefined) tx.respond(createResponse(req, 500, 'Server Internal Error'));
+      });
+  });
+  tl.onAck((ack) => calls.get(callIdOf(ack))?.onInboundAck(ack));
+
+  // RFC 3261 §8.2 / RFC 4475: a request that does not parse gets 400 when a response can be built.
+  transport.onInvalid((raw, error, source) => {
+    const parsed = parseMessage(raw, { transport: source.transport });
+    if (parsed.ok || parsed.kind !== 'request' || !parsed.partial) return;
+    const h = parsed.partial.headers;
+    if (!h.get('Via') || !h.get('CSeq') || !h.get('Call-ID') || !h.get('From') || !h.get('To')) return;
+    const pseudo: SipRequest = {
+      kind: 'request',
+      method: parsed.partial.method ?? 'UNKNOWN',
+      uri: 'sip:invalid',
+      version: 'SIP/2.0',
+      headers: new SipHeaders(h.entries),
+      body: Buffer.alloc(0),
+    };
+    if (pseudo.method === 'ACK') return;
+    const status = 'status' in parsed && typeof parsed.status === 'number' ? parsed.status : 400;
+    try {
+      const res = createResponse(pseudo, status, status === 400 ? 'Bad Request' : undefined, {
+        headers: [['Warning', `399 ${opts.domain} "${error.replace(/["\\\r\n]/g, ' ').slice(0, 120)}"`]],
+      });
+      void Promise.resolve(transport.send(res, source)).catch(() => undefined);
+    } catch {
+      // nothing sensible to answer
+    }
+  });
+
+  return {
+    domain: opts.domain,
+    udp: transport.local('udp'),
+    tcp: transport.local('tcp'),
+    transport,
+    transactions: tl,
+    callCount: () => calls.size / 2,
+    async stop() {
+      tl.shutdown();
+      await transport.close();
+    },
+  };
+};
