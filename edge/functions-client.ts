@@ -46,6 +46,8 @@ export interface AffiliationOutcome {
 
 export type CallRoute =
   | { action: 'relay'; targets: { contact: string }[] }
+  | { action: 'answer'; sdp?: string; headers?: [string, string][] }
+  | { action: 'hold'; heldId: string; timeoutMs?: number }
   | { action: 'redirect'; status: number; contact: string; warningCode?: number; warning?: string }
   | { action: 'reject'; status: number; reason: string; warningCode?: number; warning?: string };
 

@@ -7,10 +7,10 @@
  */
 
 import type { DigestAlgorithm } from '../sip/auth/digest.ts';
-import { callIdOf, createResponse, toTag } from '../sip/message/accessors.ts';
+import { callIdOf, createResponse, parseNameAddr, toTag } from '../sip/message/accessors.ts';
 import { parseMessage, validateRequestHeaders } from '../sip/message/parser.ts';
 import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message/types.ts';
-import { newBranch } from '../sip/transaction/random.ts';
+import { newBranch, newTag } from '../sip/transaction/random.ts';
 import type { TimerConfig } from '../sip/transaction/timers.ts';
 import { type ServerTransaction, TransactionLayer } from '../sip/transaction/transaction-layer.ts';
 import { createTransportLayer, type TransportLayer } from '../sip/transport/transport-layer.ts';
@@ -19,9 +19,11 @@ import { B2buaCall, type CallLegIo } from './b2bua-call.ts';
 import { endpointOfUri } from './contact-endpoint.ts';
 import { EdgeAuth } from './edge-auth.ts';
 import type { FunctionsClient } from './functions-client.ts';
+import { OutboundLeg, type OutboundLegIo, type OutboundLegOptions } from './outbound-leg.ts';
 import { handlePublish } from './presence.ts';
 import { handleRegister } from './registrar.ts';
 import { ACCEPTED_TYPES, ALLOWED_METHODS, checkRequest } from './request-checks.ts';
+import { UasCall } from './uas-call.ts';
 
 export interface SipEdgeOptions {
   domain: string;
@@ -34,6 +36,11 @@ export interface SipEdgeOptions {
   timers?: Partial<TimerConfig>;
   /** Digest algorithms offered, most preferred first (default SHA-256, MD5). */
   digestAlgorithms?: readonly DigestAlgorithm[];
+  /**
+   * Whether requests must carry digest credentials (default true). Only benchmarks that put the
+   * edge behind a trusted load generator turn it off; it cannot be set from a configuration file.
+   */
+  authenticate?: boolean;
   /** Diagnostics (one line per event); default silent. */
   log?: (line: string) => void;
 }
@@ -44,8 +51,17 @@ export interface SipEdge {
   tcp: Endpoint;
   transport: TransportLayer;
   transactions: TransactionLayer;
-  /** Live relayed calls. */
+  /** Live relayed and answered calls. */
   callCount(): number;
+  /** Originates one INVITE dialog (the edge as UAC) — used by the edge control API. */
+  originate(
+    opts: Omit<OutboundLegOptions, 'destination'> & { destination?: Endpoint },
+  ): OutboundLeg | undefined;
+  /** Outgoing dialogs by SIP Call-ID. */
+  legCount(): number;
+  /** Sends the final response of an INVITE the functions asked to hold; false when it is gone. */
+  finishHeld(heldId: string, final: HeldFinal): boolean;
+  heldCount(): number;
   stop(): Promise<void>;
 }
 
@@ -56,16 +72,45 @@ const warningHeader = (
 ): [string, string][] =>
   text ? [['Warning', `399 ${domain} "${code ? `${code} ` : ''}${text.replace(/["\\\r\n]/g, ' ')}"`]] : [];
 
+/** The From URI of a request (the caller, when requests are trusted without digest). */
+const fromUri = (req: SipRequest): string => {
+  try {
+    return parseNameAddr(req.headers.get('From') ?? '', 'From').uri;
+  } catch {
+    return 'sip:anonymous@anonymous.invalid';
+  }
+};
+
+/** The final response functions choose for a held INVITE. */
+export interface HeldFinal {
+  status: number;
+  reason?: string;
+  sdp?: string;
+  /** A body other than SDP (e.g. multipart with the call setup result). */
+  body?: { contentType: string; data: string };
+  headers?: [string, string][];
+}
+
+/** How long a held INVITE waits for its final response before the edge answers 408 itself. */
+export const HOLD_TIMEOUT_MS = 60_000;
+
 export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => undefined);
   const transport = await createTransportLayer({ host, udpPort: opts.port, tcpPort: opts.port });
   const tl = new TransactionLayer(transport, {
+    // Timer C (RFC 3261 §16.6 step 11): a relayed or originated INVITE cannot ring forever.
+    inviteTimerC: true,
     ...(opts.timers ? { timers: opts.timers } : {}),
     onError: (e) => log(`transaction callback error: ${e.message}`),
   });
   const auth = new EdgeAuth(opts.domain, opts.functions, opts.authSecret, Date.now, opts.digestAlgorithms);
   const calls = new Map<string, B2buaCall>();
+  const answered = new Map<string, UasCall>();
+  const legs = new Map<string, OutboundLeg>();
+  const held = new Map<string, { tx: ServerTransaction; inbound: InboundMessage; timer: NodeJS.Timeout }>();
+  const whoIs = async (req: SipRequest) =>
+    opts.authenticate === false ? ({ ok: true, mcpttId: fromUri(req) } as const) : auth.authenticate(req);
   const now = Date.now;
   const port = transport.local('udp').port;
 
@@ -115,7 +160,7 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
         ? createResponse(req, 488, 'Not Acceptable Here')
         : createResponse(req, 481);
     }
-    const who = await auth.authenticate(req);
+    const who = await whoIs(req);
     if (!who.ok) return who.response;
     const route = await opts.functions.routeCall(who.mcpttId, req.uri, callIdOf(req));
     if (tx.state !== 'Proceeding') return undefined; // cancelled meanwhile (§9.2)
@@ -123,6 +168,36 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
       return createResponse(req, route.status, route.reason, {
         headers: warningHeader(opts.domain, route.warningCode, route.warning),
       });
+    }
+    if (route.action === 'hold') {
+      const timer = setTimeout(() => {
+        held.delete(route.heldId);
+        if (tx.lastFinal === undefined) tx.respond(createResponse(req, 408, 'Request Timeout'));
+      }, route.timeoutMs ?? HOLD_TIMEOUT_MS);
+      held.set(route.heldId, { tx, inbound, timer });
+      return undefined;
+    }
+    if (route.action === 'answer') {
+      const callId = callIdOf(req);
+      const call = new UasCall(
+        req,
+        {
+          contact: `sip:edge@${host}:${port}${inbound.source.transport === 'tcp' ? ';transport=tcp' : ''}`,
+          ...(route.sdp ? { sdp: route.sdp } : {}),
+          ...(route.headers ? { headers: route.headers } : {}),
+        },
+        {
+          respond: (res) => {
+            tx.respond(res);
+          },
+          retransmit: (res) =>
+            void Promise.resolve(transport.send(res, inbound.source)).catch(() => undefined),
+          timers: { T1: tl.timers.T1, T2: tl.timers.T2 },
+          ended: () => answered.delete(callId),
+        },
+      );
+      answered.set(callId, call);
+      return undefined;
     }
     if (route.action === 'redirect') {
       return createResponse(req, 302, 'Moved Temporarily', {
@@ -176,6 +251,17 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
         return undefined;
       }
       case 'BYE': {
+        const leg = legs.get(callIdOf(req));
+        if (leg) {
+          leg.remoteBye();
+          legs.delete(callIdOf(req));
+          return createResponse(req, 200, 'OK');
+        }
+        const own = answered.get(callIdOf(req));
+        if (own) {
+          own.onBye();
+          return createResponse(req, 200, 'OK');
+        }
         const call = calls.get(callIdOf(req));
         if (!call) return createResponse(req, 481);
         call.onBye(callIdOf(req) === call.inboundCallId);
@@ -200,7 +286,11 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
         if (tx.lastFinal === undefined) tx.respond(createResponse(req, 500, 'Server Internal Error'));
       });
   });
-  tl.onAck((ack) => calls.get(callIdOf(ack))?.onInboundAck(ack));
+  tl.onAck((ack) => {
+    const id = callIdOf(ack);
+    answered.get(id)?.onAck(ack);
+    calls.get(id)?.onInboundAck(ack);
+  });
 
   // RFC 3261 §8.2 / RFC 4475: a request that does not parse gets 400 when a response can be built.
   transport.onInvalid((raw, error, source) => {
@@ -228,14 +318,106 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
     }
   });
 
+  const legIo: OutboundLegIo = {
+    contact: (t) => `sip:edge@${host}:${port}${t === 'tcp' ? ';transport=tcp' : ''}`,
+    via: (t) => {
+      const branch = newBranch();
+      return { value: `SIP/2.0/${t.toUpperCase()} ${host}:${port};branch=${branch};rport`, branch };
+    },
+    sendInvite: (req, to, on) => {
+      const ctx = tl.createClientTransaction(req, to, {
+        onResponse: (r) => on.response(r),
+        onTimeout: () => on.timeout(),
+        onTransportError: (e) => on.error(e),
+      });
+      return { cancel: () => void tl.cancel(ctx) };
+    },
+    sendRequest: (req, to, onFinal) => {
+      tl.createClientTransaction(req, to, {
+        onResponse: (r) => {
+          if (r.status >= 200) onFinal?.(r.status);
+        },
+        onTimeout: () => onFinal?.(408),
+        onTransportError: () => onFinal?.(503),
+      });
+    },
+    sendAck: (req, to) =>
+      void Promise.resolve(transport.send(req, to)).catch((e) => log(`ACK not sent: ${e}`)),
+  };
+
+  const originate: SipEdge['originate'] = (o) => {
+    const destination = o.destination ?? endpointOfUri(o.target);
+    if (!destination) return undefined;
+    const leg = new OutboundLeg(
+      {
+        ...o,
+        destination,
+        onFinal: (outcome) => {
+          if (outcome.status >= 300) legs.delete(leg.callId);
+          o.onFinal(outcome);
+        },
+      },
+      legIo,
+    );
+    if (leg.state !== 'failed') legs.set(leg.callId, leg);
+    return leg;
+  };
+
+  const finishHeld: SipEdge['finishHeld'] = (heldId, final) => {
+    const h = held.get(heldId);
+    if (!h) return false;
+    held.delete(heldId);
+    clearTimeout(h.timer);
+    const req = h.tx.request;
+    if (h.tx.lastFinal !== undefined) return false;
+    if (final.status >= 200 && final.status < 300) {
+      const callId = callIdOf(req);
+      const body =
+        final.body ?? (final.sdp ? { contentType: 'application/sdp', data: final.sdp } : undefined);
+      const call = new UasCall(
+        req,
+        {
+          contact: `sip:edge@${host}:${port}${h.inbound.source.transport === 'tcp' ? ';transport=tcp' : ''}`,
+          ...(body ? { body } : {}),
+          ...(final.headers ? { headers: final.headers } : {}),
+        },
+        {
+          respond: (res) => {
+            h.tx.respond(res);
+          },
+          retransmit: (res) =>
+            void Promise.resolve(transport.send(res, h.inbound.source)).catch(() => undefined),
+          timers: { T1: tl.timers.T1, T2: tl.timers.T2 },
+          ended: () => answered.delete(callId),
+        },
+      );
+      answered.set(callId, call);
+      return true;
+    }
+    const res = createResponse(req, final.status, final.reason, {
+      toTag: newTag(),
+      headers: final.headers ?? [],
+    });
+    if (final.body) {
+      res.body = Buffer.from(final.body.data);
+      res.headers.set('Content-Type', final.body.contentType);
+    }
+    return h.tx.respond(res);
+  };
+
   return {
     domain: opts.domain,
+    originate,
+    finishHeld,
+    legCount: () => legs.size,
+    heldCount: () => held.size,
     udp: transport.local('udp'),
     tcp: transport.local('tcp'),
     transport,
     transactions: tl,
-    callCount: () => calls.size / 2,
+    callCount: () => calls.size / 2 + answered.size,
     async stop() {
+      for (const h of held.values()) clearTimeout(h.timer);
       tl.shutdown();
       await transport.close();
     },

@@ -45,6 +45,8 @@ const SystemConfig = z.strictObject({
   http: z.strictObject({ port }),
   sip: z.strictObject({
     port,
+    /** Port of the edge control API (HTTP, loopback only); default: the HTTP API port + 1 (0 stays 0). */
+    controlPort: port.optional(),
     /** Digest algorithms the edge offers, most preferred first (RFC 8760 §2.4). */
     digestAlgorithms: z
       .array(z.enum(['SHA-256', 'MD5']))

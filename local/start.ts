@@ -69,7 +69,9 @@ const main = async () => {
     dataDir ? `data: ${dataDir}/<system>/ (kept across restarts; --reset wipes)` : 'data: in memory',
   );
   for (const s of local.systems) {
-    console.log(`  ${s.domain.padEnd(18)} HTTP API ${s.url}   SIP edge udp+tcp 127.0.0.1:${s.sipPort}`);
+    console.log(
+      `  ${s.domain.padEnd(18)} HTTP API ${s.url}   SIP edge udp+tcp 127.0.0.1:${s.sipPort}   edge control ${s.control.url}`,
+    );
   }
   if (first) {
     console.log('try:');

@@ -5,6 +5,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AppDeps, depsFromEnv } from '#functions/shared/deps.ts';
+import { type ControlApi, startControlApi } from '../edge/control-api.ts';
 import { createFunctionsClient } from '../edge/functions-client.ts';
 import { type SipEdge, startSipEdge } from '../edge/sip-edge.ts';
 import { ENV, FUNCTIONS, ROUTES } from '../lib/routes.ts';
@@ -24,6 +25,8 @@ export interface LocalSystem {
   sipPort: number;
   /** The system's SIP edge (UDP and TCP on sipPort). */
   edge: SipEdge;
+  /** The edge control API (bearer: the system's edge token). */
+  control: ControlApi;
   dataPath: string | undefined;
   deps: AppDeps;
   stop(): Promise<void>;
@@ -89,15 +92,31 @@ export const startSystem = async (
       await api.close();
       throw e;
     }
+    let control: ControlApi;
+    try {
+      control = await startControlApi({
+        edge,
+        port: cfg.sip.controlPort ?? (cfg.http.port === 0 ? 0 : cfg.http.port + 1),
+        token: cfg.edgeToken,
+        reportToken: cfg.edgeToken,
+        ...(opts.sipLog ? { log: (line: string) => opts.sipLog?.(`[${cfg.domain}] ${line}`) } : {}),
+      });
+    } catch (e) {
+      await edge.stop();
+      await api.close();
+      throw e;
+    }
     return {
       domain: cfg.domain,
       url: api.url,
       httpPort: api.port,
       sipPort: edge.udp.port,
       edge,
+      control,
       dataPath,
       deps,
       async stop() {
+        await control.close();
         await edge.stop();
         await api.close();
         await db.close();

@@ -21,8 +21,11 @@ import {
 import type { ClientNonInviteTransaction } from './client-non-invite.ts';
 import { buildAckForFailure } from './requests.ts';
 
+/** A client transaction of either kind (`tx.kind` tells which). */
+export type ClientTransaction = ClientInviteTransaction | ClientNonInviteTransaction;
+
 /** TU callbacks of a client transaction (INVITE or non-INVITE). */
-export interface ClientTransactionHandlers<T = ClientTransactionLike> extends TransactionEvents<T> {
+export interface ClientTransactionHandlers<T = ClientTransaction> extends TransactionEvents<T> {
   /**
    * A response for the TU: provisional and final responses (§17.1.1.2, §17.1.2.2) and, for an
    * INVITE in Accepted, every retransmitted or additional 2xx (RFC 6026 §8.4). Retransmissions of a
@@ -61,7 +64,7 @@ export interface ClientInviteOptions {
 /** RFC 3261 §17.1.1 + RFC 6026 §8.4 client INVITE transaction. */
 export class ClientInviteTransaction extends TransactionBase implements ClientTransactionLike {
   override readonly kind = 'ict' as const;
-  override handlers: ClientTransactionHandlers<ClientInviteTransaction>;
+  override handlers: ClientTransactionHandlers;
   declare state: 'Calling' | 'Proceeding' | 'Completed' | 'Accepted' | 'Terminated';
   /** Branch of the top Via (the transaction id, §17.1.3). */
   readonly branch: string;
@@ -72,7 +75,7 @@ export class ClientInviteTransaction extends TransactionBase implements ClientTr
   /** A CANCEL was sent for this transaction. */
   cancelSent = false;
   /** @internal TU callbacks for the CANCEL's own client transaction (set by TransactionLayer.cancel). */
-  cancelHandlers: ClientTransactionHandlers<ClientNonInviteTransaction> | undefined = undefined;
+  cancelHandlers: ClientTransactionHandlers | undefined = undefined;
   private readonly timerC: boolean;
 
   constructor(
@@ -82,7 +85,7 @@ export class ClientInviteTransaction extends TransactionBase implements ClientTr
     request: SipRequest,
     destination: Endpoint,
     reliable: boolean,
-    handlers: ClientTransactionHandlers<ClientInviteTransaction>,
+    handlers: ClientTransactionHandlers,
     opts: ClientInviteOptions = {},
   ) {
     super(ctx, key, request, destination, reliable, 'Calling');

@@ -15,7 +15,7 @@ import type { ClientTransactionHandlers, ClientTransactionLike } from './client-
 /** RFC 3261 §17.1.2 non-INVITE client transaction. */
 export class ClientNonInviteTransaction extends TransactionBase implements ClientTransactionLike {
   override readonly kind = 'nict' as const;
-  override handlers: ClientTransactionHandlers<ClientNonInviteTransaction>;
+  override handlers: ClientTransactionHandlers;
   declare state: 'Trying' | 'Proceeding' | 'Completed' | 'Terminated';
   /** Branch of the top Via (the transaction id, §17.1.3). */
   readonly branch: string;
@@ -27,7 +27,7 @@ export class ClientNonInviteTransaction extends TransactionBase implements Clien
     request: SipRequest,
     destination: Endpoint,
     reliable: boolean,
-    handlers: ClientTransactionHandlers<ClientNonInviteTransaction>,
+    handlers: ClientTransactionHandlers,
   ) {
     super(ctx, key, request, destination, reliable, 'Trying');
     this.branch = branch;

@@ -20,16 +20,14 @@ export {
 } from './matching.ts';
 export { MAGIC_COOKIE, newBranch, newTag, randomHex } from './random.ts';
 export { buildAckForFailure, buildCancel } from './requests.ts';
-export type { ServerTransactionHandlers, ServerTransactionLike } from './server-invite.ts';
+export type { ServerTransaction, ServerTransactionHandlers, ServerTransactionLike } from './server-invite.ts';
 export { ServerInviteTransaction } from './server-invite.ts';
 export { ServerNonInviteTransaction } from './server-non-invite.ts';
 export type { Clock, ResolvedTimerConfig, TimerConfig, TimerHandle } from './timers.ts';
 export { DEFAULT_TIMERS, FakeClock, realClock, resolveTimers } from './timers.ts';
 export type {
   AckHandler,
-  ClientTransaction,
   RequestHandler,
-  ServerTransaction,
   StrayResponseHandler,
   TransactionCounts,
   TransactionLayerOptions,

@@ -20,9 +20,13 @@ import {
   type TransactionEvents,
   type TransactionState,
 } from './base.ts';
+import type { ServerNonInviteTransaction } from './server-non-invite.ts';
+
+/** A server transaction of either kind (`tx.kind` tells which). */
+export type ServerTransaction = ServerInviteTransaction | ServerNonInviteTransaction;
 
 /** TU callbacks of a server transaction; set them on `tx.handlers` (all optional). */
-export type ServerTransactionHandlers<T = ServerTransactionLike> = TransactionEvents<T>;
+export type ServerTransactionHandlers<T = ServerTransaction> = TransactionEvents<T>;
 
 /** The common surface of both server transaction kinds. */
 export interface ServerTransactionLike {
@@ -32,7 +36,7 @@ export interface ServerTransactionLike {
   /** The request's source endpoint; responses are sent "to" it (the transport applies §18.2.2). */
   readonly peer: Endpoint;
   readonly reliable: boolean;
-  /** The last provisional response sent, if any. */
+  /** The last provisional response sent, while no final response was sent (then cleared to save memory). */
   readonly lastProvisional: SipResponse | undefined;
   /** The final response sent, if any. */
   readonly lastFinal: SipResponse | undefined;
@@ -45,7 +49,7 @@ const NO_HANDLERS: ServerTransactionHandlers<never> = Object.freeze({});
 /** RFC 3261 §17.2.1 + RFC 6026 §7.1 INVITE server transaction. */
 export class ServerInviteTransaction extends TransactionBase implements ServerTransactionLike {
   override readonly kind = 'ist' as const;
-  override handlers: ServerTransactionHandlers<ServerInviteTransaction> = NO_HANDLERS;
+  override handlers: ServerTransactionHandlers = NO_HANDLERS;
   declare state: 'Proceeding' | 'Completed' | 'Confirmed' | 'Accepted' | 'Terminated';
   lastProvisional: SipResponse | undefined = undefined;
   lastFinal: SipResponse | undefined = undefined;
@@ -142,6 +146,7 @@ export class ServerInviteTransaction extends TransactionBase implements ServerTr
         }
         const { T1 } = this.ctx.timers;
         this.lastFinal = res;
+        this.lastProvisional = undefined; // no longer resent (§17.2.1)
         if (code < 300) {
           this.setState('Accepted');
           this.armWait(64 * T1);

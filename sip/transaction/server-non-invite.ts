@@ -17,7 +17,7 @@ const NO_HANDLERS: ServerTransactionHandlers<never> = Object.freeze({});
 /** RFC 3261 §17.2.2 non-INVITE server transaction. */
 export class ServerNonInviteTransaction extends TransactionBase implements ServerTransactionLike {
   override readonly kind = 'nist' as const;
-  override handlers: ServerTransactionHandlers<ServerNonInviteTransaction> = NO_HANDLERS;
+  override handlers: ServerTransactionHandlers = NO_HANDLERS;
   declare state: 'Trying' | 'Proceeding' | 'Completed' | 'Terminated';
   lastProvisional: SipResponse | undefined = undefined;
   lastFinal: SipResponse | undefined = undefined;
@@ -64,6 +64,7 @@ export class ServerNonInviteTransaction extends TransactionBase implements Serve
       return true;
     }
     this.lastFinal = res;
+    this.lastProvisional = undefined; // no longer resent (§17.2.2)
     this.setState('Completed');
     if (this.transmit(res) && this.inState('Completed')) {
       this.terminateAfter(this.reliable ? 0 : 64 * this.ctx.timers.T1);

@@ -22,13 +22,14 @@ import {
   type ClientInviteContext,
   type ClientInviteOptions,
   ClientInviteTransaction,
+  type ClientTransaction,
   type ClientTransactionHandlers,
 } from './client-invite.ts';
 import { ClientNonInviteTransaction } from './client-non-invite.ts';
 import { clientKey, inviteKeyForCancel, isRfc3261Branch, type ServerKeys, serverKeysOf } from './matching.ts';
 import { newBranch, newTag } from './random.ts';
 import { buildCancel } from './requests.ts';
-import { ServerInviteTransaction } from './server-invite.ts';
+import { ServerInviteTransaction, type ServerTransaction } from './server-invite.ts';
 import { ServerNonInviteTransaction } from './server-non-invite.ts';
 import {
   type Clock,
@@ -38,10 +39,8 @@ import {
   type TimerConfig,
 } from './timers.ts';
 
-/** A client transaction of either kind (`tx.kind` tells which). */
-export type ClientTransaction = ClientInviteTransaction | ClientNonInviteTransaction;
-/** A server transaction of either kind (`tx.kind` tells which). */
-export type ServerTransaction = ServerInviteTransaction | ServerNonInviteTransaction;
+export type { ClientTransaction } from './client-invite.ts';
+export type { ServerTransaction } from './server-invite.ts';
 
 /** New request for the TU: the server transaction was created and is in Proceeding (INVITE) or Trying. */
 export type RequestHandler = (tx: ServerTransaction, request: SipRequest, inbound: InboundMessage) => void;
@@ -65,6 +64,12 @@ export interface TransactionLayerOptions {
   timers?: Partial<TimerConfig>;
   /** Send 100 (Trying) as soon as an INVITE server transaction is created (§17.2.1). Default true. */
   auto100?: boolean;
+  /**
+   * Default of `ClientInviteOptions.timerC` for every client INVITE (default false, as RFC 3261
+   * has Timer C for proxies only). A B2BUA should turn it on: without it, a client INVITE whose
+   * peer vanished after a provisional response stays in Proceeding (RFC 3261 has no timer there).
+   */
+  inviteTimerC?: boolean;
   /** Subscribe to `transport.onMessage` (default true). With false, feed messages to `receive()`. */
   attach?: boolean;
   /** Messages dropped because they cannot be matched (no parseable top Via / CSeq). */
@@ -84,7 +89,7 @@ export interface TransactionCounts {
   rfc2543Ack: number;
 }
 
-const NO_CLIENT_HANDLERS: ClientTransactionHandlers<ClientNonInviteTransaction> = Object.freeze({
+const NO_CLIENT_HANDLERS: ClientTransactionHandlers = Object.freeze({
   onResponse: () => {},
 });
 
@@ -96,6 +101,7 @@ export class TransactionLayer {
   readonly clock: Clock;
   readonly timers: ResolvedTimerConfig;
   private readonly auto100: boolean;
+  private readonly inviteTimerC: boolean;
   private readonly clients = new Map<string, ClientTransaction>();
   private readonly servers = new Map<string, ServerTransaction>();
   private readonly acks2543 = new Map<string, ServerInviteTransaction>();
@@ -111,6 +117,7 @@ export class TransactionLayer {
     this.clock = opts.clock ?? realClock;
     this.timers = resolveTimers(opts.timers);
     this.auto100 = opts.auto100 ?? true;
+    this.inviteTimerC = opts.inviteTimerC ?? false;
     this.dropped = opts.onDropped;
     this.errorHandler =
       opts.onError ?? ((e: Error) => console.error('[sip/transaction] exception in a TU callback:', e));
@@ -163,7 +170,7 @@ export class TransactionLayer {
   createClientTransaction(
     request: SipRequest,
     destination: Endpoint,
-    handlers: ClientTransactionHandlers<ClientTransaction>,
+    handlers: ClientTransactionHandlers,
     opts: ClientInviteOptions = {},
   ): ClientTransaction {
     if (request.method === 'ACK') {
@@ -181,7 +188,9 @@ export class TransactionLayer {
     const reliable = this.transport.reliable(destination.transport);
     const tx =
       request.method === 'INVITE'
-        ? new ClientInviteTransaction(this.ctx, key, branch, request, destination, reliable, handlers, opts)
+        ? new ClientInviteTransaction(this.ctx, key, branch, request, destination, reliable, handlers, {
+            timerC: opts.timerC ?? this.inviteTimerC,
+          })
         : new ClientNonInviteTransaction(this.ctx, key, branch, request, destination, reliable, handlers);
     this.clients.set(key, tx);
     tx.start();
@@ -195,7 +204,7 @@ export class TransactionLayer {
    * final response arrives within 64*T1 (§9.1). `handlers` receive the CANCEL's own responses.
    * Returns true when a CANCEL was or will be sent.
    */
-  cancel(tx: ClientTransaction, handlers?: ClientTransactionHandlers<ClientNonInviteTransaction>): boolean {
+  cancel(tx: ClientTransaction, handlers?: ClientTransactionHandlers): boolean {
     if (tx.kind !== 'ict') return false;
     if (tx.cancelSent || tx.cancelPending) return true;
     if (handlers !== undefined) tx.cancelHandlers = handlers;

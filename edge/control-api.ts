@@ -1,0 +1,343 @@
+/**
+ * The edge control API: how functions make the edge act on SIP (ARCHITECTURE.md, "SIP edge").
+ * HTTP on a private address, bearer-token authenticated. In the spirit of jambonz verbs and
+ * Amazon Chime SIP media application actions, shaped for MCPTT group calls:
+ *
+ *   POST /v1/legs                     originate INVITEs to a batch of members (one dialog each,
+ *                                     SDP + mcptt-info body); each final response is reported
+ *                                     to `reportUrl` and kept for GET
+ *   GET  /v1/legs/{legId}?callId=…    a leg's state and outcome
+ *   POST /v1/legs/{legId}/cancel      CANCEL a pending leg (§9.1)
+ *   POST /v1/legs/{legId}/bye         BYE a confirmed leg (§15.1.1)
+ *   POST /v1/held/{heldId}/final      the final response of an INVITE held for the functions
+ *   GET  /v1/health                   live transactions, calls, legs, held INVITEs
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { buildMcpttBody } from '../sip/message/multipart.ts';
+import type { LegOutcome, OutboundLeg } from './outbound-leg.ts';
+import type { SipEdge } from './sip-edge.ts';
+
+const header = z.tuple([
+  z
+    .string()
+    .regex(/^[A-Za-z0-9!%*_+`'~.-]+$/, 'header name must be a token')
+    .refine(
+      (n) =>
+        ![
+          'via',
+          'call-id',
+          'cseq',
+          'from',
+          'to',
+          'contact',
+          'content-length',
+          'content-type',
+          'max-forwards',
+        ].includes(n.toLowerCase()),
+      'header is set by the edge',
+    ),
+  z
+    .string()
+    .max(2048)
+    .regex(/^[^\r\n]*$/, 'header value must be one line'),
+]);
+
+const OriginateRequest = z.strictObject({
+  /** The functions' call identifier; legs are named within it. */
+  callId: z.string().min(1).max(256),
+  from: z
+    .string()
+    .regex(/^sips?:/, 'from must be a SIP URI')
+    .max(512),
+  displayName: z.string().max(128).optional(),
+  /** Where each leg's final response is POSTed (JSON); optional. */
+  reportUrl: z.url({ protocol: /^https?$/ }).optional(),
+  sdp: z.string().max(16_384).optional(),
+  mcpttInfo: z.string().max(16_384).optional(),
+  headers: z.array(header).max(20).optional(),
+  legs: z
+    .array(
+      z.strictObject({
+        legId: z.string().min(1).max(128),
+        /** The member's identity (To). */
+        target: z
+          .string()
+          .regex(/^sips?:/, 'target must be a SIP URI')
+          .max(512),
+        /** Where to send the INVITE (the member's registered contact); default: target. */
+        contact: z
+          .string()
+          .regex(/^sips?:/, 'contact must be a SIP URI')
+          .max(1024)
+          .optional(),
+      }),
+    )
+    .min(1)
+    .max(2000),
+});
+
+const HeldFinalRequest = z.strictObject({
+  status: z.number().int().min(200).max(699),
+  reason: z
+    .string()
+    .max(128)
+    .regex(/^[^\r\n]*$/)
+    .optional(),
+  sdp: z.string().max(16_384).optional(),
+  body: z.strictObject({ contentType: z.string().max(256), data: z.string().max(65_536) }).optional(),
+  headers: z.array(header).max(20).optional(),
+});
+
+interface LegRecord {
+  callId: string;
+  legId: string;
+  target: string;
+  leg: OutboundLeg | undefined;
+  state: 'pending' | 'answered' | 'failed' | 'ended';
+  outcome?: Omit<LegOutcome, 'body'> & { body?: string };
+  createdAt: number;
+}
+
+export interface ControlApiOptions {
+  edge: SipEdge;
+  host?: string;
+  port: number;
+  token: string;
+  /** Bearer token sent with reports to `reportUrl` (the system's edge token). */
+  reportToken?: string;
+  fetch?: typeof fetch;
+  log?: (line: string) => void;
+}
+
+export interface ControlApi {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const RETENTION_MS = 5 * 60_000;
+
+const send = (res: ServerResponse, status: number, body: unknown) => {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+};
+
+const readBody = (req: IncomingMessage, limit = 4 * 1024 * 1024): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new Error('body too large'));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+
+export const startControlApi = async (opts: ControlApiOptions): Promise<ControlApi> => {
+  const records = new Map<string, LegRecord>();
+  const doFetch = opts.fetch ?? fetch;
+  const log = opts.log ?? (() => undefined);
+  const key = (callId: string, legId: string) => `${callId}\u0000${legId}`;
+  const token = Buffer.from(opts.token);
+
+  const authorized = (req: IncomingMessage): boolean => {
+    const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+    const given = Buffer.from(m?.[1] ?? '');
+    return given.length === token.length && timingSafeEqual(given, token);
+  };
+
+  const report = async (url: string, payload: unknown) => {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const r = await doFetch(url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            ...(opts.reportToken ? { authorization: `Bearer ${opts.reportToken}` } : {}),
+          },
+          body: JSON.stringify(payload),
+          signal: AbortSignal.timeout(3000),
+        });
+        if (r.ok || (r.status >= 400 && r.status < 500)) return;
+      } catch {
+        // retried below
+      }
+      await new Promise((res) => setTimeout(res, 100 * 2 ** attempt));
+    }
+    log(`leg report to ${url} failed after 3 attempts`);
+  };
+
+  const prune = () => {
+    const cutoff = Date.now() - RETENTION_MS;
+    for (const [k, r] of records)
+      if (r.createdAt < cutoff && r.state !== 'pending' && r.state !== 'answered') records.delete(k);
+  };
+
+  const originate = (input: z.infer<typeof OriginateRequest>) => {
+    prune();
+    const body =
+      input.sdp && input.mcpttInfo
+        ? (() => {
+            const mp = buildMcpttBody(input.sdp, input.mcpttInfo);
+            return { contentType: mp.contentType, data: mp.body };
+          })()
+        : input.sdp
+          ? { contentType: 'application/sdp', data: Buffer.from(input.sdp) }
+          : undefined;
+    return input.legs.map((l) => {
+      const k = key(input.callId, l.legId);
+      const existing = records.get(k);
+      // Idempotent per (callId, legId): a retried batch never invites a member twice.
+      if (existing) return { legId: l.legId, sipCallId: existing.leg?.sipCallId, duplicate: true };
+      const record: LegRecord = {
+        callId: input.callId,
+        legId: l.legId,
+        target: l.target,
+        leg: undefined,
+        state: 'pending',
+        createdAt: Date.now(),
+      };
+      records.set(k, record);
+      const leg = opts.edge.originate({
+        target: l.contact ?? l.target,
+        to: l.target,
+        from: { uri: input.from, ...(input.displayName ? { displayName: input.displayName } : {}) },
+        ...(body ? { body } : {}),
+        ...(input.headers ? { headers: input.headers } : {}),
+        onFinal: (outcome) => {
+          record.state = outcome.status < 300 ? 'answered' : 'failed';
+          const { body: answer, ...rest } = outcome;
+          record.outcome = {
+            ...rest,
+            ...(answer && answer.length > 0 ? { body: answer.toString('utf8') } : {}),
+          };
+          if (input.reportUrl) {
+            void report(input.reportUrl, {
+              callId: input.callId,
+              legId: l.legId,
+              target: l.target,
+              ...record.outcome,
+            });
+          }
+        },
+      });
+      record.leg = leg;
+      if (!leg) {
+        record.state = 'failed';
+        record.outcome = { status: 400, reason: 'no route to the contact' };
+      }
+      return { legId: l.legId, sipCallId: leg?.sipCallId };
+    });
+  };
+
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      try {
+        if (!authorized(req))
+          return send(res, 401, { error: 'unauthenticated', message: 'bearer token required' });
+        const url = new URL(req.url ?? '/', 'http://edge');
+        const path = url.pathname;
+        const method = req.method ?? 'GET';
+        if (method === 'GET' && path === '/v1/health') {
+          return send(res, 200, {
+            status: 'ok',
+            domain: opts.edge.domain,
+            transactions: opts.edge.transactions.size(),
+            calls: opts.edge.callCount(),
+            legs: opts.edge.legCount(),
+            held: opts.edge.heldCount(),
+          });
+        }
+        const parseJson = async <S extends z.ZodType>(schema: S): Promise<z.infer<S> | undefined> => {
+          let json: unknown;
+          try {
+            json = JSON.parse(await readBody(req));
+          } catch (e) {
+            send(res, 400, { error: 'bad_request', message: `malformed JSON: ${(e as Error).message}` });
+            return undefined;
+          }
+          const parsed = schema.safeParse(json);
+          if (!parsed.success) {
+            const message = parsed.error.issues
+              .map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`)
+              .join('; ');
+            send(res, 400, { error: 'bad_request', message: `invalid request: ${message}` });
+            return undefined;
+          }
+          return parsed.data;
+        };
+        if (method === 'POST' && path === '/v1/legs') {
+          const input = await parseJson(OriginateRequest);
+          if (!input) return;
+          const ids = input.legs.map((l) => l.legId);
+          if (new Set(ids).size !== ids.length)
+            return send(res, 400, { error: 'bad_request', message: 'legId values must be unique' });
+          return send(res, 202, { callId: input.callId, legs: originate(input) });
+        }
+        const legMatch = /^\/v1\/legs\/([^/]+)(?:\/(cancel|bye))?$/.exec(path);
+        if (legMatch?.[1]) {
+          const callId = url.searchParams.get('callId');
+          if (!callId)
+            return send(res, 400, { error: 'bad_request', message: 'callId query parameter required' });
+          const record = records.get(key(callId, decodeURIComponent(legMatch[1])));
+          if (!record) return send(res, 404, { error: 'not_found', message: 'no such leg' });
+          const action = legMatch[2];
+          if (method === 'GET' && !action) {
+            const { leg: _leg, ...view } = record;
+            return send(res, 200, { ...view, sipCallId: record.leg?.sipCallId });
+          }
+          if (method === 'POST' && action === 'cancel')
+            return send(res, 200, { cancelled: record.leg?.cancel() ?? false });
+          if (method === 'POST' && action === 'bye') {
+            const sent = record.leg?.bye() ?? false;
+            if (sent) record.state = 'ended';
+            return send(res, 200, { bye: sent });
+          }
+        }
+        const heldMatch = /^\/v1\/held\/([^/]+)\/final$/.exec(path);
+        if (method === 'POST' && heldMatch?.[1]) {
+          const input = await parseJson(HeldFinalRequest);
+          if (!input) return;
+          const ok = opts.edge.finishHeld(decodeURIComponent(heldMatch[1]), {
+            status: input.status,
+            ...(input.reason ? { reason: input.reason } : {}),
+            ...(input.sdp ? { sdp: input.sdp } : {}),
+            ...(input.body ? { body: input.body } : {}),
+            ...(input.headers ? { headers: input.headers } : {}),
+          });
+          return ok
+            ? send(res, 200, { sent: true })
+            : send(res, 404, {
+                error: 'not_found',
+                message: 'no such held INVITE (answered, cancelled or timed out)',
+              });
+        }
+        send(res, 404, { error: 'not_found', message: `no route ${method} ${path}` });
+      } catch (e) {
+        log(`control API error: ${(e as Error).message}`);
+        if (!res.headersSent) send(res, 500, { error: 'internal', message: 'internal error' });
+      }
+    })();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  return {
+    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
+    port,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+};

@@ -1,0 +1,181 @@
+/**
+ * One outgoing INVITE dialog originated by the edge (RFC 3261 §13.2, §12.1.2): the edge is the UAC.
+ * It ACKs every 2xx (§13.2.2.4, retransmissions included), can CANCEL before the final response
+ * (§9.1) and BYE after (§15.1.1), and reports its outcome once.
+ */
+import { randomBytes } from 'node:crypto';
+import { parseNameAddr, toTag } from '../sip/message/accessors.ts';
+import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message/types.ts';
+import type { Endpoint } from '../sip/transport/types.ts';
+import { endpointOfUri } from './contact-endpoint.ts';
+
+export interface OutboundLegIo {
+  contact(transport: Endpoint['transport']): string;
+  via(transport: Endpoint['transport']): { value: string; branch: string };
+  sendInvite(
+    req: SipRequest,
+    to: Endpoint,
+    on: { response(r: SipResponse): void; timeout(): void; error(e: Error): void },
+  ): { cancel(): void };
+  sendRequest(req: SipRequest, to: Endpoint, onFinal?: (status: number) => void): void;
+  sendAck(req: SipRequest, to: Endpoint): void;
+}
+
+export interface LegOutcome {
+  status: number;
+  reason: string;
+  /** Warning header text of the final response, if any. */
+  warning?: string;
+  /** The answer body (SDP or multipart) of a 2xx. */
+  body?: Buffer;
+  contentType?: string;
+}
+
+export interface OutboundLegOptions {
+  /** Request-URI (the member's contact or AOR). */
+  target: string;
+  destination: Endpoint;
+  from: { uri: string; displayName?: string };
+  to: string;
+  body?: { contentType: string; data: Buffer };
+  headers?: [string, string][];
+  onProvisional?(status: number): void;
+  onFinal(outcome: LegOutcome): void;
+}
+
+export class OutboundLeg {
+  readonly callId = `${randomBytes(12).toString('hex')}@edge`;
+  readonly fromTag = randomBytes(6).toString('hex');
+  state: 'calling' | 'early' | 'confirmed' | 'failed' | 'ended' = 'calling';
+  private remoteTag: string | undefined;
+  private remoteTarget: string | undefined;
+  private cseq = 1;
+  private readonly invite: SipRequest;
+  private pending: { cancel(): void } | undefined;
+  private reported = false;
+
+  constructor(
+    private readonly opts: OutboundLegOptions,
+    private readonly io: OutboundLegIo,
+  ) {
+    const t = opts.destination.transport;
+    const headers = new SipHeaders();
+    headers.add('Via', io.via(t).value);
+    headers.add('Max-Forwards', '70');
+    const display = opts.from.displayName ? `"${opts.from.displayName.replace(/["\\]/g, '')}" ` : '';
+    headers.add('From', `${display}<${opts.from.uri}>;tag=${this.fromTag}`);
+    headers.add('To', `<${opts.to}>`);
+    headers.add('Call-ID', this.callId);
+    headers.add('CSeq', `${this.cseq} INVITE`);
+    headers.add('Contact', `<${io.contact(t)}>`);
+    for (const [n, v] of opts.headers ?? []) headers.add(n, v);
+    if (opts.body) headers.add('Content-Type', opts.body.contentType);
+    this.invite = {
+      kind: 'request',
+      method: 'INVITE',
+      uri: opts.target,
+      version: 'SIP/2.0',
+      headers,
+      body: opts.body?.data ?? Buffer.alloc(0),
+    };
+    this.pending = io.sendInvite(this.invite, opts.destination, {
+      response: (r) => this.onResponse(r),
+      timeout: () => this.fail({ status: 408, reason: 'Request Timeout' }),
+      error: (e) => this.fail({ status: 503, reason: `Service Unavailable (${e.message})` }),
+    });
+  }
+
+  get sipCallId(): string {
+    return this.callId;
+  }
+
+  private report(outcome: LegOutcome): void {
+    if (this.reported) return;
+    this.reported = true;
+    this.opts.onFinal(outcome);
+  }
+
+  private fail(outcome: LegOutcome): void {
+    if (this.state === 'calling' || this.state === 'early') this.state = 'failed';
+    this.pending = undefined;
+    this.report(outcome);
+  }
+
+  private onResponse(r: SipResponse): void {
+    if (r.status < 200) {
+      if (r.status > 100 && this.state === 'calling') this.state = 'early';
+      if (r.status > 100) this.opts.onProvisional?.(r.status);
+      return;
+    }
+    if (r.status >= 300) {
+      const warning = r.headers.get('Warning');
+      this.fail({ status: r.status, reason: r.reason, ...(warning ? { warning } : {}) });
+      return;
+    }
+    this.remoteTag = toTag(r);
+    try {
+      this.remoteTarget = parseNameAddr(r.headers.get('Contact') ?? '', 'Contact').uri;
+    } catch {
+      this.remoteTarget = this.opts.target;
+    }
+    this.sendInDialog('ACK');
+    this.pending = undefined;
+    if (this.state === 'ended') {
+      // Answered after we gave up (CANCEL crossed the 200, §9.1): end it at once.
+      this.sendInDialog('BYE');
+      return;
+    }
+    if (this.state === 'calling' || this.state === 'early') {
+      this.state = 'confirmed';
+      const type = r.headers.get('Content-Type');
+      this.report({
+        status: r.status,
+        reason: r.reason,
+        body: r.body,
+        ...(type ? { contentType: type } : {}),
+      });
+    }
+  }
+
+  private sendInDialog(method: 'ACK' | 'BYE', onFinal?: (status: number) => void): void {
+    const target = this.remoteTarget ?? this.opts.target;
+    const to = endpointOfUri(target) ?? this.opts.destination;
+    const headers = new SipHeaders();
+    headers.add('Via', this.io.via(to.transport).value);
+    headers.add('Max-Forwards', '70');
+    headers.add('From', this.invite.headers.get('From') ?? '');
+    headers.add('To', `<${this.opts.to}>${this.remoteTag ? `;tag=${this.remoteTag}` : ''}`);
+    headers.add('Call-ID', this.callId);
+    headers.add('CSeq', `${method === 'ACK' ? 1 : ++this.cseq} ${method}`);
+    const req: SipRequest = {
+      kind: 'request',
+      method,
+      uri: target,
+      version: 'SIP/2.0',
+      headers,
+      body: Buffer.alloc(0),
+    };
+    if (method === 'ACK') this.io.sendAck(req, to);
+    else this.io.sendRequest(req, to, onFinal);
+  }
+
+  /** CANCEL before the final response (§9.1); the leg is then reported 487 by the callee's answer. */
+  cancel(): boolean {
+    if (this.state !== 'calling' && this.state !== 'early') return false;
+    this.pending?.cancel();
+    return true;
+  }
+
+  /** BYE in a confirmed dialog (§15.1.1). */
+  bye(onFinal?: (status: number) => void): boolean {
+    if (this.state !== 'confirmed') return false;
+    this.state = 'ended';
+    this.sendInDialog('BYE', onFinal);
+    return true;
+  }
+
+  /** The member hung up (BYE received in this dialog). */
+  remoteBye(): void {
+    this.state = 'ended';
+  }
+}
