@@ -230,6 +230,51 @@ const main = async () => {
   );
   await call('INVITE/200/ACK/BYE over TCP', 'uac-invite.xml', 'uas-answer.xml', 't1');
 
+  // Edge as UAC through the edge control API: originate a leg to a SIPp callee, then BYE it.
+  {
+    const config = JSON.parse(readFileSync('config/demo.json', 'utf8')) as {
+      systems: { edgeToken: string; http: { port: number } }[];
+    };
+    const primary = config.systems[0];
+    const control = `http://127.0.0.1:${(primary?.http.port ?? 8060) + 1}`;
+    const auth = { authorization: `Bearer ${primary?.edgeToken}`, 'content-type': 'application/json' };
+    const calleePort = port++;
+    const uas = sipp(['-sf', 'uas-answer.xml', '-i', '127.0.0.1', '-p', String(calleePort), '-m', '1']);
+    await new Promise((res) => setTimeout(res, 300));
+    const sdp =
+      'v=0\r\no=edge 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n';
+    const started = await fetch(`${control}/v1/legs`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({
+        callId: 'interop-1',
+        from: 'sip:dispatcher@primary.example',
+        sdp,
+        legs: [
+          { legId: 'bob', target: 'sip:bob@primary.example', contact: `sip:bob@127.0.0.1:${calleePort}` },
+        ],
+      }),
+    });
+    let state = 'pending';
+    for (let i = 0; i < 50 && state === 'pending'; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      const leg = (await (
+        await fetch(`${control}/v1/legs/bob?callId=interop-1`, { headers: auth })
+      ).json()) as { state: string };
+      state = leg.state;
+    }
+    const bye = (await (
+      await fetch(`${control}/v1/legs/bob/bye?callId=interop-1`, { method: 'POST', headers: auth })
+    ).json()) as { bye: boolean };
+    const callee = await uas;
+    const ok = started.status === 202 && state === 'answered' && bye.bye && callee.code === 0;
+    record(
+      'edge as UAC (control API): INVITE/200/ACK, BYE/200',
+      ok,
+      `originate ${started.status}, leg ${state}, BYE sent ${bye.bye}, callee exit ${callee.code}`,
+    );
+  }
+
   systems.kill('SIGINT');
   rmSync(work, { recursive: true, force: true });
   const failed = outcomes.filter((o) => !o.ok).length;
