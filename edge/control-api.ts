@@ -16,6 +16,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { buildMcpttBody } from '../sip/message/multipart.ts';
+import { endpointOfUri } from './contact-endpoint.ts';
 import type { LegOutcome, OutboundLeg } from './outbound-leg.ts';
 import type { SipEdge } from './sip-edge.ts';
 
@@ -71,6 +72,12 @@ const OriginateRequest = z.strictObject({
           .string()
           .regex(/^sips?:/, 'contact must be a SIP URI')
           .max(1024)
+          .optional(),
+        /** Where to send it when not to the Request-URI: a partner system's edge (outbound proxy). */
+        nextHop: z
+          .string()
+          .regex(/^sips?:/, 'nextHop must be a SIP URI')
+          .max(512)
           .optional(),
       }),
     )
@@ -205,8 +212,10 @@ export const startControlApi = async (opts: ControlApiOptions): Promise<ControlA
         createdAt: Date.now(),
       };
       records.set(k, record);
+      const destination = l.nextHop ? endpointOfUri(l.nextHop) : undefined;
       const leg = opts.edge.originate({
         target: l.contact ?? l.target,
+        ...(destination ? { destination } : {}),
         to: l.target,
         from: { uri: input.from, ...(input.displayName ? { displayName: input.displayName } : {}) },
         ...(body ? { body } : {}),

@@ -110,8 +110,15 @@ export const createFunctionsClient = (opts: FunctionsClientOptions) => {
       return request<{ mcpttId: string; bindings: Binding[] }>('GET', `/edge/registrations/${enc(mcpttId)}`);
     },
     /** Where an INVITE goes (functions/call-routing). */
-    routeCall(caller: string, target: string, callId: string) {
-      return request<CallRoute>('POST', '/edge/calls', { json: { caller, target, callId } });
+    routeCall(
+      caller: string,
+      target: string,
+      callId: string,
+      partnerLeg?: { headers: Record<string, string>; tgi: string },
+    ) {
+      return request<CallRoute>('POST', '/edge/calls', {
+        json: { caller, target, callId, ...(partnerLeg ? { partnerLeg } : {}) },
+      });
     },
     publishAffiliation(assertedIdentity: string, pidf: string) {
       return request<{ mcpttId: string; clientId: string; affiliations: AffiliationOutcome[] }>(

@@ -6,16 +6,7 @@ import { createResponse, splitHeaderValues } from '../sip/message/accessors.ts';
 import type { SipRequest, SipResponse } from '../sip/message/types.ts';
 
 /** Methods the edge implements. */
-export const ALLOWED_METHODS = [
-  'INVITE',
-  'ACK',
-  'BYE',
-  'CANCEL',
-  'OPTIONS',
-  'REGISTER',
-  'PUBLISH',
-  'MESSAGE',
-];
+export const ALLOWED_METHODS = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PUBLISH'];
 /** Methods defined by SIP extensions that we recognize but do not support here: 405, not 501. */
 const KNOWN_UNSUPPORTED = ['SUBSCRIBE', 'NOTIFY', 'REFER', 'INFO', 'UPDATE', 'PRACK', 'MESSAGE'];
 /** Option tags we support (RFC 3261 §19.2). */

@@ -6,6 +6,7 @@
  * redirection, or refusal). It keeps no state beyond live transactions and calls.
  */
 
+import { TGI_HEADER } from '../core/partner-leg.ts';
 import type { DigestAlgorithm } from '../sip/auth/digest.ts';
 import { callIdOf, createResponse, parseNameAddr, toTag } from '../sip/message/accessors.ts';
 import { parseMessage, validateRequestHeaders } from '../sip/message/parser.ts';
@@ -94,6 +95,17 @@ export interface HeldFinal {
 /** How long a held INVITE waits for its final response before the edge answers 408 itself. */
 export const HOLD_TIMEOUT_MS = 60_000;
 
+/** The signature header fields and TGI of an invitation from a partner system. */
+const partnerLegOf = (req: SipRequest): { headers: Record<string, string>; tgi: string } | undefined => {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of req.headers.entries) {
+    const lower = name.toLowerCase();
+    if (lower.startsWith('x-mcptt-') && lower !== 'x-mcptt-tgi') headers[lower] = value.trim();
+  }
+  const tgi = req.headers.get(TGI_HEADER);
+  return tgi ? { headers, tgi: tgi.trim() } : undefined;
+};
+
 export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => undefined);
@@ -160,9 +172,20 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
         ? createResponse(req, 488, 'Not Acceptable Here')
         : createResponse(req, 481);
     }
-    const who = await whoIs(req);
-    if (!who.ok) return who.response;
-    const route = await opts.functions.routeCall(who.mcpttId, req.uri, callIdOf(req));
+    // An invitation from a partner system's edge carries the partner's signature instead of digest
+    // credentials; our functions authorize it (core/partner-leg.ts).
+    const partnerLeg =
+      req.headers.has('X-MCPTT-Signature') && !req.headers.has('Proxy-Authorization')
+        ? partnerLegOf(req)
+        : undefined;
+    let caller: string;
+    if (partnerLeg) caller = fromUri(req);
+    else {
+      const who = await whoIs(req);
+      if (!who.ok) return who.response;
+      caller = who.mcpttId;
+    }
+    const route = await opts.functions.routeCall(caller, req.uri, callIdOf(req), partnerLeg);
     if (tx.state !== 'Proceeding') return undefined; // cancelled meanwhile (§9.2)
     if (route.action === 'reject') {
       return createResponse(req, route.status, route.reason, {

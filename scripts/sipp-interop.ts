@@ -15,6 +15,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { legSignatureParts, TGI_HEADER } from '../core/partner-leg.ts';
+import { signRequest } from '../core/request-signing.ts';
+
 const SIPP_DIR = resolve('test/sipp');
 const EDGE = '127.0.0.1:5060';
 const work = mkdtempSync(join(tmpdir(), 'sipp-interop-'));
@@ -272,6 +275,123 @@ const main = async () => {
       'edge as UAC (control API): INVITE/200/ACK, BYE/200',
       ok,
       `originate ${started.status}, leg ${state}, BYE sent ${bye.bye}, callee exit ${callee.code}`,
+    );
+  }
+
+  // Between systems: the primary's edge invites a partner member through the partner's edge, which
+  // authorizes the signed leg with its own functions (member of a group regrouped into the TGI) and
+  // relays it to the member.
+  {
+    const config = JSON.parse(readFileSync('config/demo.json', 'utf8')) as {
+      systems: {
+        edgeToken: string;
+        http: { port: number };
+        sip: { port: number };
+        agreements: { keyId: string; key: string }[];
+      }[];
+    };
+    const [primary, partner] = config.systems;
+    const api = `http://127.0.0.1:${primary?.http.port ?? 8060}`;
+    const control = `http://127.0.0.1:${(primary?.http.port ?? 8060) + 1}`;
+    const edgeAuth = { authorization: `Bearer ${primary?.edgeToken}`, 'content-type': 'application/json' };
+    const login = (await (
+      await fetch(`${api}/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'dispatcher', password: 'dispatcher-pass' }),
+      })
+    ).json()) as { token: string };
+    const dispatcher = { authorization: `Bearer ${login.token}`, 'content-type': 'application/json' };
+    const regroup = await fetch(`${api}/regroups`, {
+      method: 'POST',
+      headers: dispatcher,
+      body: JSON.stringify({ constituents: ['fire-1', 'ambulance-1@partner.example'], name: 'interop-tg' }),
+    });
+    const calleePort = port++;
+    const uas = sipp(['-sf', 'uas-answer.xml', '-i', '127.0.0.1', '-p', String(calleePort), '-m', '1']);
+    await new Promise((res) => setTimeout(res, 300));
+    const partnerEdge = `127.0.0.1:${partner?.sip.port ?? 5070}`;
+    const contact = csv('carol.csv', ['partner.example', `127.0.0.1:${calleePort}`]);
+    const reg = await sipp([
+      partnerEdge,
+      '-sf',
+      'register-contact.xml',
+      '-inf',
+      contact,
+      '-s',
+      'carol',
+      '-au',
+      'carol',
+      '-ap',
+      'carol-pass',
+      '-m',
+      '1',
+      ...local(),
+    ]);
+    const agreement = primary?.agreements[0];
+    const tgi = 'sip:interop-tg@primary.example';
+    const member = 'sip:carol@partner.example';
+    const signed = (key: string) => ({
+      ...Object.fromEntries(
+        Object.entries(
+          signRequest({
+            ...legSignatureParts({ member, tgi }),
+            sender: 'primary.example',
+            target: 'partner.example',
+            keyId: agreement?.keyId ?? '',
+            key,
+            now: Date.now(),
+          }),
+        ).map(([k, v]) => [
+          k
+            .replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase())
+            .replace(/^X-Mcptt/, 'X-MCPTT'),
+          v,
+        ]),
+      ),
+      [TGI_HEADER]: tgi,
+    });
+    const originate = async (callId: string, key: string) => {
+      await fetch(`${control}/v1/legs`, {
+        method: 'POST',
+        headers: edgeAuth,
+        body: JSON.stringify({
+          callId,
+          from: tgi,
+          sdp: 'v=0\r\no=edge 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n',
+          headers: Object.entries(signed(key)),
+          legs: [{ legId: 'carol', target: member, nextHop: `sip:${partnerEdge}` }],
+        }),
+      });
+      let leg = { state: 'pending', outcome: { status: 0 } };
+      for (let i = 0; i < 50 && leg.state === 'pending'; i++) {
+        await new Promise((res) => setTimeout(res, 100));
+        leg = (await (
+          await fetch(`${control}/v1/legs/carol?callId=${callId}`, { headers: edgeAuth })
+        ).json()) as typeof leg;
+      }
+      return leg;
+    };
+    const forged = await originate('interop-forged', 'F'.repeat(43));
+    const leg = await originate('interop-partner', agreement?.key ?? '');
+    const bye = (await (
+      await fetch(`${control}/v1/legs/carol/bye?callId=interop-partner`, {
+        method: 'POST',
+        headers: edgeAuth,
+      })
+    ).json()) as { bye: boolean };
+    const callee = await uas;
+    const ok =
+      regroup.status === 201 &&
+      reg.code === 0 &&
+      forged.outcome.status === 403 &&
+      leg.state === 'answered' &&
+      bye.bye &&
+      callee.code === 0;
+    record(
+      'between systems: primary edge → partner edge → member',
+      ok,
+      `regroup ${regroup.status}, forged leg ${forged.outcome.status}, signed leg ${leg.state} ${leg.outcome.status}, BYE ${bye.bye}, member exit ${callee.code}`,
     );
   }
 

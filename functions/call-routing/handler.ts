@@ -3,11 +3,19 @@ import { z } from 'zod';
 import { domainOf, tryNormalizeSipUri } from '#core/ids.ts';
 import { type AppDeps, depsFromEnv } from '../shared/deps.ts';
 import { httpFunction, once } from '../shared/http-function.ts';
+import { authorizePartnerLeg } from './authorize-partner-leg.ts';
 import { routeCall } from './route-call.ts';
 
 const CallRequest = z.strictObject({
-  /** The authenticated caller. */
+  /** The authenticated caller (digest), or the From URI of a partner leg. */
   caller: z.string().min(1).max(256),
+  /** A leg invited by a partner system: its signature header fields (lower-case names) and TGI. */
+  partnerLeg: z
+    .strictObject({
+      headers: z.record(z.string().regex(/^x-mcptt-[a-z-]+$/), z.string().max(512)),
+      tgi: z.string().min(1).max(256),
+    })
+    .optional(),
   /** The Request-URI of the INVITE. */
   target: z.string().min(1).max(1024),
   callId: z.string().min(1).max(512),
@@ -33,6 +41,9 @@ export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromE
               warning: `not served by ${deps.system}`,
             },
           };
+        }
+        if (input.partnerLeg) {
+          return { status: 200, body: await authorizePartnerLeg({ target, ...input.partnerLeg }, deps) };
         }
         return { status: 200, body: await routeCall({ caller, target }, deps) };
       },
