@@ -10,6 +10,7 @@
  *   POST /v1/legs/{legId}/cancel      CANCEL a pending leg (§9.1)
  *   POST /v1/legs/{legId}/bye         BYE a confirmed leg (§15.1.1)
  *   POST /v1/held/{heldId}/final      the final response of an INVITE held for the functions
+ *   POST /v1/messages                 SIP MESSAGE (RFC 3428) to members, e.g. regroup notifications
  *   GET  /v1/health                   live transactions, calls, legs, held INVITEs
  */
 import { timingSafeEqual } from 'node:crypto';
@@ -83,6 +84,35 @@ const OriginateRequest = z.strictObject({
     )
     .min(1)
     .max(2000),
+});
+
+const MessageRequest = z.strictObject({
+  from: z
+    .string()
+    .regex(/^sips?:/, 'from must be a SIP URI')
+    .max(512),
+  contentType: z
+    .string()
+    .min(1)
+    .max(256)
+    .regex(/^[^\r\n]*$/),
+  body: z.string().max(16_384),
+  targets: z
+    .array(
+      z.strictObject({
+        target: z
+          .string()
+          .regex(/^sips?:/, 'target must be a SIP URI')
+          .max(512),
+        contact: z
+          .string()
+          .regex(/^sips?:/, 'contact must be a SIP URI')
+          .max(1024)
+          .optional(),
+      }),
+    )
+    .min(1)
+    .max(5000),
 });
 
 const HeldFinalRequest = z.strictObject({
@@ -309,6 +339,24 @@ export const startControlApi = async (opts: ControlApiOptions): Promise<ControlA
             if (sent) record.state = 'ended';
             return send(res, 200, { bye: sent });
           }
+        }
+        if (method === 'POST' && path === '/v1/messages') {
+          const input = await parseJson(MessageRequest);
+          if (!input) return;
+          let sent = 0;
+          for (const t of input.targets) {
+            if (
+              opts.edge.sendMessage({
+                target: t.contact ?? t.target,
+                to: t.target,
+                from: input.from,
+                contentType: input.contentType,
+                body: input.body,
+              })
+            )
+              sent++;
+          }
+          return send(res, 202, { sent, skipped: input.targets.length - sent });
         }
         const heldMatch = /^\/v1\/held\/([^/]+)\/final$/.exec(path);
         if (method === 'POST' && heldMatch?.[1]) {

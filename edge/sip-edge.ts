@@ -60,6 +60,8 @@ export interface SipEdge {
   ): OutboundLeg | undefined;
   /** Outgoing dialogs by SIP Call-ID. */
   legCount(): number;
+  /** Sends a SIP MESSAGE (RFC 3428) outside any dialog; false when the target has no route. */
+  sendMessage(m: { target: string; to: string; from: string; contentType: string; body: string }): boolean;
   /** Sends the final response of an INVITE the functions asked to hold; false when it is gone. */
   finishHeld(heldId: string, final: HeldFinal): boolean;
   heldCount(): number;
@@ -428,8 +430,37 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
     return h.tx.respond(res);
   };
 
+  const sendMessage: SipEdge['sendMessage'] = (m) => {
+    const to = endpointOfUri(m.target);
+    if (!to) return false;
+    const headers = new SipHeaders();
+    headers.add('Via', legIo.via(to.transport).value);
+    headers.add('Max-Forwards', '70');
+    headers.add('From', `<${m.from}>;tag=${newTag()}`);
+    headers.add('To', `<${m.to}>`);
+    headers.add('Call-ID', `${newTag()}${newTag()}@edge`);
+    headers.add('CSeq', '1 MESSAGE');
+    headers.add('Content-Type', m.contentType);
+    const req: SipRequest = {
+      kind: 'request',
+      method: 'MESSAGE',
+      uri: m.target,
+      version: 'SIP/2.0',
+      headers,
+      body: Buffer.from(m.body),
+    };
+    try {
+      tl.createClientTransaction(req, to, { onResponse: () => undefined });
+      return true;
+    } catch (e) {
+      log(`MESSAGE to ${m.target} not sent: ${(e as Error).message}`);
+      return false;
+    }
+  };
+
   return {
     domain: opts.domain,
+    sendMessage,
     originate,
     finishHeld,
     legCount: () => legs.size,

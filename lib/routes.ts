@@ -126,6 +126,9 @@ export const ENV = {
   tokenSecretArn: 'TOKEN_SECRET_ARN',
   /** Local only: DynamoDB endpoint (dynalite). */
   dynamodbEndpoint: 'DYNAMODB_ENDPOINT',
+  /** Base URL of the system's SIP edge control API and its bearer token. */
+  edgeControlUrl: 'EDGE_CONTROL_URL',
+  edgeControlToken: 'EDGE_CONTROL_TOKEN',
   /** Timeout of one partner API call, milliseconds. */
   partnerTimeoutMs: 'PARTNER_TIMEOUT_MS',
 } as const;

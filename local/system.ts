@@ -4,6 +4,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { createEdgeControlClient } from '#adapters/edge-control-client.ts';
 import { type AppDeps, depsFromEnv } from '#functions/shared/deps.ts';
 import { type ControlApi, startControlApi } from '../edge/control-api.ts';
 import { createFunctionsClient } from '../edge/functions-client.ts';
@@ -106,6 +107,8 @@ export const startSystem = async (
       await api.close();
       throw e;
     }
+    // The functions reach the edge through its control API, as they do in AWS.
+    deps.edge = createEdgeControlClient({ url: control.url, token: cfg.edgeToken });
     return {
       domain: cfg.domain,
       url: api.url,

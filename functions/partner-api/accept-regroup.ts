@@ -20,6 +20,7 @@ import {
 } from '#core/partner-protocol.ts';
 import type { AppDeps } from '../shared/deps.ts';
 import { logger } from '../shared/logger.ts';
+import { notifyRegroup } from '../shared/notify-regroup.ts';
 
 export const acceptRegroup = async (
   req: AcceptRegroupRequest,
@@ -85,6 +86,11 @@ export const confirmRegroup = async (tgi: SipUri, agreement: PartnerAgreement, d
   if (markers.length === 0) throw notFound(`no pending regroup ${tgi}`);
   const results = await Promise.all(markers.map((m) => deps.store.activateMarker(m.groupId, tgi, now)));
   if (!results.every(Boolean)) throw conflict(`regroup ${tgi} expired before confirmation`);
+  await notifyRegroup(
+    deps,
+    { action: 'regrouped', tgi },
+    markers.map((m) => m.groupId),
+  );
   logger.info('regroup confirmed', {
     tgi,
     from: agreement.partner,
@@ -100,6 +106,8 @@ export const releaseRegroup = async (tgi: SipUri, agreement: PartnerAgreement, d
     throw forbidden(`${tgi} is not a temporary group of ${agreement.partner}`);
   const markers = await deps.store.markersOf(tgi, deps.now());
   await Promise.all(markers.map((m) => deps.store.releaseMarker(m.groupId, tgi)));
+  const wereActive = markers.filter((m) => m.status === 'active').map((m) => m.groupId);
+  await notifyRegroup(deps, { action: 'regroup-cancelled', tgi }, wereActive);
   logger.info('regroup released', {
     tgi,
     from: agreement.partner,

@@ -12,6 +12,7 @@ import { mayCancelRegroup, type Principal } from '#core/authorization.ts';
 import { DomainError, forbidden, notFound } from '#core/errors.ts';
 import type { SystemDomain, TemporaryGroup } from '#core/model.ts';
 import { logger } from '../shared/logger.ts';
+import { notifyRegroup } from '../shared/notify-regroup.ts';
 import { type RegroupDeps, releaseAtPartner } from './create-temporary-group.ts';
 
 export const cancelTemporaryGroup = async (
@@ -35,6 +36,7 @@ export const cancelTemporaryGroup = async (
 
   const local = tg.constituents.filter((c) => c.system === deps.system).map((c) => c.groupId);
   await Promise.all(local.map((g) => deps.store.releaseMarker(g, tg.tgi)));
+  if (tg.status === 'active') await notifyRegroup(deps, { action: 'regroup-cancelled', tgi: tg.tgi }, local);
 
   const agreements = new Map((await deps.store.listAgreements()).map((a) => [a.partner, a]));
   const toRelease = cancelling.pendingReleases ?? [];

@@ -14,6 +14,7 @@
  */
 
 import type { Store } from '#adapters/dynamo/store.ts';
+import type { EdgeControl } from '#adapters/edge-control-client.ts';
 import type { PartnerClient } from '#adapters/partner-client.ts';
 import { assertMayRegroup, type Principal } from '#core/authorization.ts';
 import { mergeCallPolicies } from '#core/call-policy.ts';
@@ -29,12 +30,14 @@ import type {
 import { AcceptRegroupResponse, PENDING_CLAIM_MS, regroupPath } from '#core/partner-protocol.ts';
 import { planRegroup, type RegroupRequest } from '#core/regroup-plan.ts';
 import { logger } from '../shared/logger.ts';
+import { notifyRegroup } from '../shared/notify-regroup.ts';
 
 export interface RegroupDeps {
   system: SystemDomain;
   store: Store;
   partners: PartnerClient;
   now: () => EpochMs;
+  edge?: EdgeControl;
 }
 
 interface PartnerFailure {
@@ -158,6 +161,11 @@ export const createTemporaryGroup = async (
     await undoLocal();
     throw conflict(`regroup ${plan.tgi} took longer than ${PENDING_CLAIM_MS} ms and was abandoned`);
   }
+  await notifyRegroup(
+    deps,
+    { action: 'regrouped', tgi: plan.tgi, displayName: plan.displayName },
+    plan.local,
+  );
   logger.info('temporary group created', {
     system: deps.system,
     tgi: plan.tgi,

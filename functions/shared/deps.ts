@@ -5,6 +5,7 @@
  */
 import { createDocumentClient } from '#adapters/dynamo/clients.ts';
 import { Store } from '#adapters/dynamo/store.ts';
+import { createEdgeControlClient, type EdgeControl } from '#adapters/edge-control-client.ts';
 import { createHttpPartnerClient, type PartnerClient } from '#adapters/partner-client.ts';
 import { readSecret } from '#adapters/secrets.ts';
 import { normalizeDomain } from '#core/ids.ts';
@@ -18,6 +19,8 @@ export interface AppDeps {
   tokens: TokenService;
   partners: PartnerClient;
   now: () => EpochMs;
+  /** The system's SIP edge (control API), when one is configured. */
+  edge?: EdgeControl;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -36,7 +39,10 @@ export const depsFromEnv = async (env: Env = process.env): Promise<AppDeps> => {
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
     throw new Error(`${ENV.partnerTimeoutMs} must be a positive number`);
   const now = Date.now;
+  const edgeUrl = env[ENV.edgeControlUrl];
+  const edgeToken = env[ENV.edgeControlToken];
   return {
+    ...(edgeUrl && edgeToken ? { edge: createEdgeControlClient({ url: edgeUrl, token: edgeToken }) } : {}),
     system,
     store: new Store(createDocumentClient(env[ENV.dynamodbEndpoint]), tableName),
     tokens: createTokenService({ system, secret, now }),
