@@ -29,14 +29,10 @@ export const handlePublish = async (req: SipRequest, deps: PresenceDeps): Promis
   const expires = Math.min(Number(req.headers.get('Expires') ?? 3600) || 3600, 86_400);
   const etag = randomBytes(8).toString('hex');
   if (req.body.length === 0) {
-    // RFC 3903 §4.1: a refresh carries SIP-If-Match and no body.
+    // RFC 3903 §4.1 / §6 step 4: a refresh names an entity-tag; we keep none (the affiliation function
+    // holds the state), so 412 asks the client to publish its full PIDF again.
     if (!req.headers.get('SIP-If-Match')) return createResponse(req, 400, 'Body Required');
-    return createResponse(req, 200, 'OK', {
-      headers: [
-        ['SIP-ETag', etag],
-        ['Expires', String(expires)],
-      ],
-    });
+    return createResponse(req, 412, 'Conditional Request Failed');
   }
   const type = (req.headers.get('Content-Type') ?? '').split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/pidf+xml') {

@@ -4,6 +4,7 @@
  */
 import { createResponse, parseNameAddr, parseNameAddrList } from '../sip/message/accessors.ts';
 import type { SipRequest, SipResponse } from '../sip/message/types.ts';
+import { newTag } from '../sip/transaction/random.ts';
 import type { EdgeAuth } from './edge-auth.ts';
 import type { FunctionsClient } from './functions-client.ts';
 
@@ -46,7 +47,7 @@ export const handleRegister = async (req: SipRequest, deps: RegistrarDeps): Prom
       ? Number(headerExpires)
       : DEFAULT_EXPIRES;
   const contactFields = req.headers.getAll('Contact');
-  const toTag = String(deps.now().toString(36));
+  const toTag = newTag();
   if (contactFields.some((c) => c.trim() === '*')) {
     // §10.3 step 6: "*" only alone and with Expires: 0.
     if (contactFields.length !== 1 || defaultExpires !== 0)

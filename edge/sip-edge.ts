@@ -97,6 +97,14 @@ export interface HeldFinal {
 /** How long a held INVITE waits for its final response before the edge answers 408 itself. */
 export const HOLD_TIMEOUT_MS = 60_000;
 
+/** RFC 3261 §8.2.6.2: a final response the edge builds itself carries a To tag. */
+const withToTag = (res: SipResponse): SipResponse => {
+  if (res.status < 200) return res;
+  const to = res.headers.get('To');
+  if (to !== undefined && toTag(res) === undefined) res.headers.set('To', `${to};tag=${newTag()}`);
+  return res;
+};
+
 /** The signature header fields and TGI of an invitation from a partner system. */
 const partnerLegOf = (req: SipRequest): { headers: Record<string, string>; tgi: string } | undefined => {
   const headers: Record<string, string> = {};
@@ -304,7 +312,7 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
   tl.onRequest((tx, req, inbound) => {
     handle(tx, req, inbound)
       .then((res) => {
-        if (res) tx.respond(res);
+        if (res) tx.respond(withToTag(res));
       })
       .catch((e: unknown) => {
         log(`${req.method} failed: ${e instanceof Error ? e.message : String(e)}`);
@@ -335,6 +343,7 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
     const status = 'status' in parsed && typeof parsed.status === 'number' ? parsed.status : 400;
     try {
       const res = createResponse(pseudo, status, status === 400 ? 'Bad Request' : undefined, {
+        toTag: newTag(),
         headers: [['Warning', `399 ${opts.domain} "${error.replace(/["\\\r\n]/g, ' ').slice(0, 120)}"`]],
       });
       void Promise.resolve(transport.send(res, source)).catch(() => undefined);

@@ -152,7 +152,9 @@ export class DigestAuthenticator {
     if (c.realm !== this.opts.realm) return { ok: false, reason: 'realm' };
     const nonceState = this.checkNonce(c.nonce);
     if (nonceState === 'bad') return { ok: false, reason: 'nonce' };
-    if (c.qop !== undefined && (c.qop !== 'auth' || !c.cnonce || !c.nc || !/^[0-9a-fA-F]{8}$/.test(c.nc))) {
+    // We always offer qop="auth"; answers without it (RFC 2069 style) have no nonce-count and could be
+    // replayed within the nonce lifetime, so they are refused.
+    if (c.qop !== 'auth' || !c.cnonce || !c.nc || !/^[0-9a-fA-F]{8}$/.test(c.nc)) {
       return { ok: false, reason: 'malformed' };
     }
     const ha1 = await ha1For(c.username, c.algorithm);
