@@ -119,7 +119,12 @@ const partnerLegOf = (req: SipRequest): { headers: Record<string, string>; tgi: 
 export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => undefined);
-  const transport = await createTransportLayer({ host, udpPort: opts.port, tcpPort: opts.port });
+  // Port 0: TCP takes the port UDP got, so one Via sent-by port serves both transports.
+  const transport = await createTransportLayer({
+    host,
+    udpPort: opts.port,
+    ...(opts.port === 0 ? {} : { tcpPort: opts.port }),
+  });
   const tl = new TransactionLayer(transport, {
     // Timer C (RFC 3261 §16.6 step 11): a relayed or originated INVITE cannot ring forever.
     inviteTimerC: true,

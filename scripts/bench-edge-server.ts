@@ -4,11 +4,13 @@
  * and an in-process answering function: `routeCall` returns `{ action: 'answer', sdp }` at once, so
  * the edge answers every INVITE itself (200 with SDP, retransmitted until the ACK; BYE answered).
  *
- * Protocol (one JSON object per line): on stdout `{"ready":true,"udpPort":…,"tcpPort":…}` once listening
- * (with `--port 0` the two ports differ: each socket gets its own ephemeral port); on stdin
- * the commands `stats` (→ `{"stats":{…}}`: CPU, memory, live calls/transactions, event-loop delay
- * since the last `stats`, diagnostics lines) and `stop` (→ `{"stopped":true}`, then exit). The
- * harness also exits when stdin closes (the driver died), so it never outlives the benchmark.
+ * Protocol, one JSON object per line. On stdout, once listening: `{"ready":true,"udpPort":…,
+ * "tcpPort":…}` (with `--port 0` the two differ: each socket gets its own ephemeral port). On stdin:
+ * - `stats` → `{"stats":{…}}`: CPU, memory, live calls and transactions, event-loop delay since the
+ *   previous `stats`, diagnostics lines;
+ * - `cpu` → `{"cpu":{"user":…,"system":…}}` (µs, process.cpuUsage());
+ * - `stop` → `{"stopped":true}`, then exit.
+ * The harness also exits when stdin closes (the driver died), so it never outlives the benchmark.
  *
  *   node --import tsx scripts/bench-edge-server.ts [--port 0]
  */
@@ -64,7 +66,9 @@ edge.transport.onError((e) => {
   if (diagnostics.length < 20) diagnostics.push(`transport: ${e.message}`);
 });
 
-const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+/** The histogram records whole timer intervals (resolution included): subtract it to get the delay. */
+const LOOP_RESOLUTION_MS = 5;
+const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
 loopDelay.enable();
 
 const write = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
@@ -78,8 +82,8 @@ const stats = () => {
     rssBytes: process.memoryUsage().rss,
     liveCalls: edge.callCount(),
     transactions: edge.transactions.size(),
-    loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
-    loopDelayMaxMs: loopDelay.max / 1e6,
+    loopDelayP99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_RESOLUTION_MS),
+    loopDelayMaxMs: Math.max(0, loopDelay.max / 1e6 - LOOP_RESOLUTION_MS),
     diagnosticCount,
     diagnostics: diagnostics.splice(0),
   };
@@ -101,6 +105,7 @@ const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
   const cmd = line.trim();
   if (cmd === 'stats') write({ stats: stats() });
+  else if (cmd === 'cpu') write({ cpu: process.cpuUsage() });
   else if (cmd === 'stop') void stop();
 });
 lines.on('close', () => void stop());

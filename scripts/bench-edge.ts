@@ -3,7 +3,8 @@
  * itself, next to Kamailio as a stateful proxy in front of a SIPp UAS, in the same run.
  *
  * - Ours: scripts/bench-edge-server.ts in a child process (its own event loop and CPU account, kept
- *   apart from this driver's process spawning and file parsing; profiled with `--profile`): the edge
+ *   apart from this driver's process spawning, probe and file parsing; profiled with `--profile`;
+ *   bundled by esbuild and run by plain node, so that profiles name functions): the edge
  *   on 127.0.0.1, `authenticate: false`, an in-process answering function (`routeCall` → answer).
  * - Baseline: Kamailio (tm `t_relay()`, `record_route()`, no DB) in front of SIPp `bench-uas.xml`.
  * - Load: SIPp test/sipp/bench/bench-uac.xml (INVITE → 100? → 200 → ACK → BYE → 200) at fixed
@@ -14,7 +15,7 @@
  * Everything binds 127.0.0.1; every child is killed at the end, on error and on Ctrl-C.
  *
  *   npm run bench:edge -- [--rates 200,500,1000,1500] [--tcp-rates 500,1000] [--calls 5000]
- *     [--warmup 1000] [--cooldown 2] [--probe-rate 20] [--only ours|kamailio] [--profile] [--no-save]
+ *     [--warmup 1000] [--cooldown 2] [--probe-rate 50] [--only ours|kamailio] [--profile] [--no-save]
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -29,7 +30,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -58,7 +59,7 @@ const opts = {
   profile: process.argv.includes('--profile'),
   save: !process.argv.includes('--no-save'),
   /** Probe calls per second during each step (0: no probe). */
-  probeRate: Number(argValue('--probe-rate') ?? 20),
+  probeRate: Number(argValue('--probe-rate') ?? 50),
 };
 if (!(opts.calls > 0 && opts.calls <= 1_000_000)) throw new Error('--calls must be in 1..1000000');
 if (opts.only !== undefined && opts.only !== 'ours' && opts.only !== 'kamailio') {
@@ -168,6 +169,48 @@ const procCpuSeconds = (pid: number | string, reaped = false): number => {
   }
 };
 
+/** CPU seconds and parent of every process now (exact per-process run time, see procCpuSeconds). */
+const processSnapshot = (): Map<number, { ppid: number; cpuS: number }> => {
+  const snap = new Map<number, { ppid: number; cpuS: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const f = stat
+        .slice(stat.lastIndexOf(')') + 2)
+        .split(' ')
+        .map(Number);
+      snap.set(Number(entry), { ppid: f[1] ?? 0, cpuS: ((f[11] ?? 0) + (f[12] ?? 0)) / CLK_TCK });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return snap;
+};
+
+/**
+ * CPU seconds used between two snapshots by processes outside this benchmark's tree (other work on
+ * the machine disturbing the figures). Processes that started and ended in between are not seen.
+ */
+const othersCpuSeconds = (
+  before: Map<number, { ppid: number; cpuS: number }>,
+  after: Map<number, { ppid: number; cpuS: number }>,
+): number => {
+  const ours = (pid: number): boolean => {
+    for (let p = pid, depth = 0; p > 1 && depth < 64; depth++) {
+      if (p === process.pid) return true;
+      p = after.get(p)?.ppid ?? before.get(p)?.ppid ?? 0;
+    }
+    return false;
+  };
+  let total = 0;
+  for (const [pid, a] of after) {
+    if (ours(pid)) continue;
+    total += Math.max(0, a.cpuS - (before.get(pid)?.cpuS ?? 0));
+  }
+  return total;
+};
+
 /** CPU seconds (user + system) of a process tree: `root` and its direct children (Kamailio's workers). */
 const treeCpuSeconds = (root: number): number => {
   let ticks = 0;
@@ -216,6 +259,8 @@ interface SippRun {
   /** Calls created that neither succeeded nor failed (SIPp stopped by its global timeout). */
   unfinished: number;
   retransmissions: number;
+  /** Non-zero SIPp failure counters (FailedTimeoutOnRecv, FailedUnexpectedMessage, …). */
+  failures: Record<string, number>;
   elapsedS: number;
   offeredCps: number;
   rttMs: number[];
@@ -306,6 +351,11 @@ const runUac = async (name: string, target: number, t: Transport, rate: number, 
     failed,
     unfinished: Math.max(0, created - successful - failed) + Math.max(0, calls - created),
     retransmissions: num('Retransmissions(C)'),
+    failures: Object.fromEntries(
+      header
+        .filter((h) => /^Failed.+\(C\)$/.test(h) && h !== 'FailedCall(C)' && num(h) > 0)
+        .map((h) => [h.replace('(C)', ''), num(h)]),
+    ),
     elapsedS: epoch('CurrentTime') - epoch('StartTime'),
     offeredCps: span > 0 ? (sends.length - 1) / span : Number.NaN,
     rttMs,
@@ -363,6 +413,8 @@ interface ProbeResult {
  * target address, with the Route set from Record-Route (so it also works through the proxy). It
  * adds `rate` calls/s to the step's load.
  */
+let probeCallNumber = 0;
+
 const startProbe = async (port: number, t: Transport, rate: number) => {
   const latencies: number[] = [];
   const pending = new Map<string, { sentAt: bigint; answered: boolean; done: boolean }>();
@@ -441,10 +493,10 @@ const startProbe = async (port: number, t: Transport, rate: number) => {
   }
   const body =
     'v=0\r\no=probe 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\n';
-  let n = 0;
   const timer = setInterval(
     () => {
-      const id = `probe${process.pid}x${n++}`;
+      // Unique across steps: a long-running SIPp callee discards Call-IDs it has already seen.
+      const id = `probe${process.pid}x${probeCallNumber++}`;
       const callId = `${id}@${HOST}`;
       pending.set(callId, { sentAt: process.hrtime.bigint(), answered: false, done: false });
       send(
@@ -494,16 +546,41 @@ interface EdgeStats {
 interface EdgeHandle {
   ports: Record<Transport, number>;
   pid: number;
+  /** Statistics since the previous call (resets the event-loop delay histogram). */
   stats(): Promise<EdgeStats>;
+  /** CPU seconds (user + system) of the edge process so far (resets nothing). */
+  cpuSeconds(): Promise<number>;
   stop(): Promise<void>;
 }
 
+/**
+ * Bundles the harness with esbuild (as the functions are bundled for AWS): the child then runs
+ * plain JavaScript under `node`, without tsx's loader thread, and its CPU profile names real
+ * functions; the `// path` comments esbuild writes map each bundle line back to its source file.
+ */
+const bundleHarness = async (): Promise<string> => {
+  const { build } = await import('esbuild');
+  const outfile = join(work, 'bench-edge-server.mjs');
+  await build({
+    entryPoints: [SERVER],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'error',
+    banner: {
+      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    },
+  });
+  return outfile;
+};
+
 const startEdge = async (profileDir?: string): Promise<EdgeHandle> => {
+  const bundle = await bundleHarness();
   const nodeArgs = [
-    '--import',
-    'tsx',
     ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
-    SERVER,
+    bundle,
     '--port',
     '0',
   ];
@@ -542,6 +619,13 @@ const startEdge = async (profileDir?: string): Promise<EdgeHandle> => {
       const reply = next(10_000);
       child.stdin?.write('stats\n');
       return (await reply).stats as EdgeStats;
+    },
+    async cpuSeconds() {
+      if (child.exitCode !== null) throw new Error(`the edge harness exited (${child.exitCode})`);
+      const reply = next(10_000);
+      child.stdin?.write('cpu\n');
+      const cpu = (await reply).cpu as { user: number; system: number };
+      return (cpu.user + cpu.system) / 1e6;
     },
     async stop() {
       child.stdin?.write('stop\n');
@@ -626,9 +710,11 @@ const startKamailio = async (port: number, uas: Record<Transport, number>) => {
   const check = spawnSync('kamailio', ['-c', '-f', cfg], { encoding: 'utf8', timeout: 20_000 });
   if (check.status !== 0) throw new Error(`kamailio.cfg refused:\n${check.stderr}`);
   // -DD: no daemon (the pid is the main process); -E: log to stderr; own process group so that its
-  // workers are ended with it; runs as the current user (no -u/-g).
+  // workers are ended with it; runs as the current user (no -u/-g). -m 1024: tm keeps every
+  // transaction for its wait timer (5 s), and at 2,000 calls/s 256 MB of shared memory runs out
+  // ("could not allocate shared memory", 500 replies); 1 GB does not run out at 5,000 calls/s.
   const child = track(
-    spawn('kamailio', ['-f', cfg, '-DD', '-E', '-Y', dir, '-m', '256', '-M', '16'], {
+    spawn('kamailio', ['-f', cfg, '-DD', '-E', '-Y', dir, '-m', '1024', '-M', '32'], {
       cwd: dir,
       detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -636,14 +722,24 @@ const startKamailio = async (port: number, uas: Record<Transport, number>) => {
     true,
   );
   let log = '';
+  let errors = 0;
+  const lastErrors: string[] = [];
   child.stderr?.on('data', (d: Buffer) => {
-    log = (log + d.toString()).slice(-4000);
+    const text = d.toString();
+    log = (log + text).slice(-4000);
+    for (const line of text.split('\n')) {
+      if (!/\b(ERROR|CRITICAL|ALERT|BUG):/.test(line)) continue;
+      errors++;
+      if (lastErrors.length < 20) lastErrors.push(line.trim());
+    }
   });
   if (!(await kamailioReady(port, 15_000))) {
     await stopChild(child);
     throw new Error(`Kamailio did not come up:\n${log}`);
   }
-  return child;
+  /** ERROR-or-worse log lines so far, and up to 20 of them not yet taken. */
+  const diagnostics = () => ({ count: errors, lines: lastErrors.splice(0) });
+  return { child, diagnostics };
 };
 
 // ---------------------------------------------------------------- the run
@@ -658,16 +754,24 @@ interface StepResult {
   successful: number;
   failed: number;
   retransmissions: number;
+  /** SIPp's failure counters by cause. */
+  sippFailures: Record<string, number>;
+  /** Error lines the server logged during the step (edge diagnostics; Kamailio ERROR lines). */
+  serverErrors: number;
+  serverErrorLines: string[];
   p50Ms: number;
   p95Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** Mean of SIPp's RTDs: biased low (SIPp sends just after a clock tick); the probe is the measure. */
   meanMs: number;
   elapsedS: number;
   /** CPU seconds of the server under test during the step (our edge process; Kamailio's processes). */
   serverCpuS: number;
   /** CPU seconds of the SIPp processes during the step: caller, plus callee for the baseline. */
   sippCpuS: number;
+  /** CPU seconds of processes outside the benchmark during the step (disturbance). */
+  othersCpuS: number;
   sippExit: number | null;
   /** Setup time measured by the in-driver probe (hrtime), when it ran. */
   probe?: ProbeResult;
@@ -680,7 +784,7 @@ const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) :
 
 const printStep = (r: StepResult) => {
   const edge = r.edge
-    ? `  [edge: ${r.edge.transactions} live tx, rss ${(r.edge.rssBytes / 2 ** 20).toFixed(0)} MiB, loop delay p99/max ${fmt(r.edge.loopDelayP99Ms, 1)}/${fmt(r.edge.loopDelayMaxMs, 1)} ms, ${r.edge.diagnosticCount} diagnostics]`
+    ? `  [edge: ${r.edge.transactions} live tx, rss ${(r.edge.rssBytes / 2 ** 20).toFixed(0)} MiB, loop delay p99/max ${fmt(r.edge.loopDelayP99Ms, 1)}/${fmt(r.edge.loopDelayMaxMs, 1)} ms]`
     : '';
   console.log(
     `  ${r.system.padEnd(8)} ${r.transport} ${String(r.targetCps).padStart(5)}/s: achieved ${fmt(r.achievedCps, 1)}/s, ` +
@@ -695,7 +799,17 @@ const printStep = (r: StepResult) => {
         `${fmt(p.p50Ms, 2)}/${fmt(p.p99Ms, 2)}/${fmt(p.maxMs, 2)} ms`,
     );
   }
-  for (const d of r.edge?.diagnostics ?? []) console.log(`    edge: ${d}`);
+  if (r.failed > 0) console.log(`    SIPp failures: ${JSON.stringify(r.sippFailures)}`);
+  if (r.serverErrors > 0) {
+    console.log(`    ${r.serverErrors} server error lines, e.g.:`);
+    for (const l of r.serverErrorLines.slice(0, 5)) console.log(`      ${l}`);
+  }
+  if (r.othersCpuS > 0.1 * r.elapsedS) {
+    console.log(
+      `    WARNING: other processes used ${fmt(r.othersCpuS, 2)} CPU s during this step ` +
+        `(${fmt((100 * r.othersCpuS) / r.elapsedS)} % of a core): figures disturbed`,
+    );
+  }
 };
 
 /** The system under test, as the steps see it. */
@@ -704,6 +818,8 @@ interface Target {
   ports: Record<Transport, number>;
   /** CPU seconds used so far by the server under test. */
   serverCpu(): Promise<number>;
+  /** Error lines of the server so far (edge diagnostics; Kamailio ERROR-or-worse log lines). */
+  serverDiagnostics(): Promise<{ count: number; lines: string[] }>;
   /** CPU seconds used so far by a long-running SIPp callee (baseline), 0 for ours. */
   calleeCpu(): number;
   edge?: EdgeHandle;
@@ -713,9 +829,11 @@ interface Target {
 
 const step = async (target: Target, transport: Transport, rate: number, calls: number) => {
   const { system, edge } = target;
-  if (edge) await edge.stats(); // resets the harness's loop-delay histogram
+  // For ours this is the harness's `stats`, which also resets its loop-delay histogram.
+  const diag0 = await target.serverDiagnostics();
   const cpu0 = await target.serverCpu();
   const sipp0 = procCpuSeconds('self', true) + target.calleeCpu();
+  const others0 = processSnapshot();
   const uac = runUac(
     `${system}-${transport}-${rate}-${results.length}`,
     target.ports[transport],
@@ -736,8 +854,10 @@ const step = async (target: Target, transport: Transport, rate: number, calls: n
   const run = await uac;
   // The caller SIPp has exited and been reaped: its CPU is in this process's cutime/cstime.
   const sipp1 = procCpuSeconds('self', true) + target.calleeCpu();
+  const othersCpuS = othersCpuSeconds(others0, processSnapshot());
   const cpu1 = await target.serverCpu();
   const e = edge ? await edge.stats() : undefined;
+  const diag1 = e ? { count: e.diagnosticCount, lines: e.diagnostics } : await target.serverDiagnostics();
   const sorted = [...run.rttMs].sort((a, b) => a - b);
   const failed = run.failed + run.unfinished;
   if (run.successful === 0) console.log(`  SIPp produced no successful call; its output:\n${run.output}`);
@@ -751,6 +871,9 @@ const step = async (target: Target, transport: Transport, rate: number, calls: n
     successful: run.successful,
     failed,
     retransmissions: run.retransmissions,
+    sippFailures: run.failures,
+    serverErrors: diag1.count - diag0.count,
+    serverErrorLines: diag1.lines,
     p50Ms: percentile(sorted, 50),
     p95Ms: percentile(sorted, 95),
     p99Ms: percentile(sorted, 99),
@@ -759,6 +882,7 @@ const step = async (target: Target, transport: Transport, rate: number, calls: n
     elapsedS: run.elapsedS,
     serverCpuS: cpu1 - cpu0,
     sippCpuS: sipp1 - sipp0,
+    othersCpuS,
     sippExit: run.exitCode,
     ...(probeResult ? { probe: probeResult } : {}),
     ...(e
@@ -808,37 +932,62 @@ interface ProfileNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
 }
 
-/** Self time by function and by file from a .cpuprofile (V8 format). */
-const summariseProfile = (file: string) => {
+/** For each line of an esbuild bundle, the source file it came from (from esbuild's `// path` comments). */
+const bundleSources = (bundleFile: string): string[] => {
+  const sources: string[] = [];
+  let current = '(bundle)';
+  for (const line of readFileSync(bundleFile, 'utf8').split('\n')) {
+    const m = /^\/\/ ((?:\.\.\/)*[\w@.\-/]+\.(?:ts|js|mjs|cjs|json))$/.exec(line);
+    if (m?.[1]) current = m[1].replace(/^(\.\.\/)+/, '').replace(/^.*node_modules\//, 'node_modules/');
+    sources.push(current);
+  }
+  return sources;
+};
+
+/**
+ * Self time by function and by source file from a .cpuprofile (V8 format). Percentages are of the
+ * busy time: `(idle)` samples (the event loop waiting for I/O) are left out.
+ */
+const summariseProfile = (file: string, bundleFile: string) => {
   const p = JSON.parse(readFileSync(file, 'utf8')) as {
     nodes: ProfileNode[];
     samples: number[];
     timeDeltas: number[];
   };
+  const sources = bundleSources(bundleFile);
+  const bundleUrl = `file://${bundleFile}`;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
   p.samples.forEach((id, i) => {
     self.set(id, (self.get(id) ?? 0) + (p.timeDeltas[i] ?? 0));
   });
-  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  let idle = 0;
   const fns = new Map<string, number>();
   const files = new Map<string, number>();
-  const shortUrl = (url: string) => url.replace(/^file:\/\//, '').replace(`${process.cwd()}/`, '');
   for (const [id, us] of self) {
     const cf = byId.get(id)?.callFrame;
     if (!cf) continue;
-    const where = cf.url ? `${shortUrl(cf.url)}:${cf.lineNumber + 1}` : '';
-    const fn = `${cf.functionName || '(anonymous)'} ${where}`.trim();
+    if (cf.functionName === '(idle)') {
+      idle += us;
+      continue;
+    }
+    const source =
+      cf.url === bundleUrl
+        ? (sources[cf.lineNumber] ?? '(bundle)')
+        : cf.url
+          ? cf.url.replace(/^file:\/\//, '')
+          : `(${cf.functionName.replace(/[()]/g, '') || 'native'})`;
+    const fn = `${cf.functionName || '(anonymous)'}${cf.url ? `  ${source}` : ''}`;
     fns.set(fn, (fns.get(fn) ?? 0) + us);
-    const f = cf.url ? shortUrl(cf.url).replace(/^.*node_modules\//, 'node_modules/') : cf.functionName;
-    files.set(f, (files.get(f) ?? 0) + us);
+    files.set(source, (files.get(source) ?? 0) + us);
   }
+  const busy = [...self.values()].reduce((a, b) => a + b, 0) - idle;
   const top = (m: Map<string, number>, n: number) =>
     [...m.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, n)
-      .map(([name, us]) => ({ name, ms: us / 1000, pct: (100 * us) / total }));
-  return { totalMs: total / 1000, functions: top(fns, 30), files: top(files, 20) };
+      .map(([name, us]) => ({ name, ms: us / 1000, pct: (100 * us) / busy }));
+  return { busyMs: busy / 1000, idleMs: idle / 1000, functions: top(fns, 30), files: top(files, 20) };
 };
 
 const table = (rows: StepResult[]): string[] => {
@@ -851,17 +1000,18 @@ const table = (rows: StepResult[]): string[] => {
     'ok',
     'failed',
     'retrans',
+    'server errors',
     'p50 ms',
     'p95 ms',
     'p99 ms',
     'max ms',
-    'mean ms',
     'probe p50 ms',
     'probe p99 ms',
     'probe max ms',
     'server CPU s',
     'CPU ms/call',
     'SIPp CPU s',
+    'other procs CPU s',
   ];
   const body = rows.map((r) => [
     r.system,
@@ -872,17 +1022,18 @@ const table = (rows: StepResult[]): string[] => {
     String(r.successful),
     String(r.failed),
     String(r.retransmissions),
+    String(r.serverErrors),
     fmt(r.p50Ms),
     fmt(r.p95Ms),
     fmt(r.p99Ms),
     fmt(r.maxMs),
-    fmt(r.meanMs, 2),
     fmt(r.probe?.p50Ms ?? Number.NaN, 2),
     fmt(r.probe?.p99Ms ?? Number.NaN, 2),
     fmt(r.probe?.maxMs ?? Number.NaN, 2),
     fmt(r.serverCpuS, 2),
-    fmt((1000 * r.serverCpuS) / Math.max(1, r.successful), 3),
+    fmt((1000 * r.serverCpuS) / Math.max(1, r.successful + (r.probe?.completed ?? 0)), 3),
     fmt(r.sippCpuS, 2),
+    fmt(r.othersCpuS, 2),
   ]);
   const row = (cols: string[]) => `| ${cols.join(' | ')} |`;
   const separator = `|${head.map((_, j) => (j < 2 ? '---' : '---:')).join('|')}|`;
@@ -908,9 +1059,19 @@ const main = async () => {
     sipp: versionOf('sipp', ['-v']),
     kamailio: versionOf('kamailio', ['-v']),
     sippClockResolutionMs: coarseMs,
+    edgeRuntime: 'scripts/bench-edge-server.ts bundled by esbuild, run by node (no tsx)',
+    loadAverageAtStart: loadavg(),
+    // The code measured: edge/ and sip/ change often, so say which commit and whether it was modified.
+    commit:
+      spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout?.trim() || 'unknown',
+    uncommittedEdgeOrSip:
+      (
+        spawnSync('git', ['status', '--porcelain', 'edge', 'sip'], { encoding: 'utf8' }).stdout ?? ''
+      ).trim() !== '',
   };
   console.log(
     `bench:edge — ${env.cpus} × ${env.cpuModel}, Node ${env.node}, ${env.sipp}, ${env.kamailio}\n` +
+      `code: ${env.commit}${env.uncommittedEdgeOrSip ? ' with uncommitted changes in edge/ or sip/' : ''}\n` +
       `${opts.calls} calls per step (+ ${opts.probeRate}/s probe calls); UDP at ${opts.rates.join(', ')}/s, TCP (one connection) at ` +
       `${opts.tcpRates.join(', ')}/s; SIPp RTD resolution ${coarseMs ?? '?'} ms` +
       (opts.profile
@@ -930,9 +1091,10 @@ const main = async () => {
         system: 'ours',
         ports: edge.ports,
         edge,
-        serverCpu: async () => {
+        serverCpu: () => edge.cpuSeconds(),
+        serverDiagnostics: async () => {
           const s = await edge.stats();
-          return (s.cpuUserUs + s.cpuSystemUs) / 1e6;
+          return { count: s.diagnosticCount, lines: s.diagnostics };
         },
         calleeCpu: () => 0,
       });
@@ -946,7 +1108,7 @@ const main = async () => {
       if (file) {
         profileFile = join(tmpdir(), `bench-edge-${process.pid}.cpuprofile`);
         copyFileSync(join(profileDir, file), profileFile);
-        profile = summariseProfile(profileFile);
+        profile = summariseProfile(profileFile, join(work, 'bench-edge-server.mjs'));
       } else console.log('no CPU profile was written');
     }
   }
@@ -955,7 +1117,7 @@ const main = async () => {
     console.log('\nbaseline: Kamailio stateful proxy (tm t_relay, record_route) → SIPp UAS');
     const kamPort = await freePort();
     const uasPorts = { udp: await freePort(), tcp: await freePort() };
-    const kam = await startKamailio(kamPort, uasPorts);
+    const { child: kam, diagnostics: kamDiagnostics } = await startKamailio(kamPort, uasPorts);
     let uas: ChildProcess | undefined;
     try {
       const kamPid = kam.pid as number;
@@ -965,6 +1127,7 @@ const main = async () => {
         system: 'kamailio',
         ports: { udp: kamPort, tcp: kamPort },
         serverCpu: async () => treeCpuSeconds(kamPid),
+        serverDiagnostics: async () => kamDiagnostics(),
         calleeCpu: () => (uas?.pid === undefined ? 0 : procCpuSeconds(uas.pid)),
         onTransport: async (t) => {
           if (t === 'udp') return;
@@ -983,20 +1146,21 @@ const main = async () => {
   for (const l of lines) console.log(l);
   const goal = results.filter((r) => r.system === 'ours' && r.transport === 'udp' && r.targetCps >= 1000);
   const met = goal.filter((r) => r.failed === 0 && r.achievedCps >= 0.95 * r.targetCps);
-  if (goal.length > 0) {
-    console.log(
-      `\nGoal (≥ 1,000 calls/s over UDP, no failed call): ${met.length > 0 ? 'MET' : 'NOT MET'} — ` +
+  const goalLine =
+    goal.length > 0
+      ? `Goal (≥ 1,000 calls/s over UDP, no failed call): ${met.length > 0 ? 'MET' : 'NOT MET'} — ` +
         goal
           .map((r) => `${r.targetCps}/s: ${fmt(r.achievedCps, 1)}/s achieved, ${r.failed} failed`)
-          .join('; '),
-    );
-  }
+          .join('; ')
+      : undefined;
+  if (goalLine) console.log(`\n${goalLine}`);
   if (profile) {
     console.log(
-      `\nCPU profile of the edge (${fmt(profile.totalMs / 1000, 1)} s sampled), self time by file:`,
+      `\nCPU profile of the edge: ${fmt(profile.busyMs / 1000, 2)} s busy, ${fmt(profile.idleMs / 1000, 1)} s idle; ` +
+        'self time in % of busy time, by source file:',
     );
     for (const f of profile.files) console.log(`  ${fmt(f.pct, 1).padStart(5)} %  ${f.name}`);
-    console.log('self time by function:');
+    console.log('by function:');
     for (const f of profile.functions) console.log(`  ${fmt(f.pct, 1).padStart(5)} %  ${f.name}`);
     console.log(`(full profile: ${profileFile}; open it in Chrome DevTools or VS Code)`);
   }
@@ -1011,9 +1175,11 @@ const main = async () => {
       `# SIP edge benchmark, ${env.date}`,
       '',
       `Machine: ${env.cpus} × ${env.cpuModel}; Node ${env.node}; ${env.sipp}; ${env.kamailio}.`,
-      `Command: \`npm run bench:edge -- ${process.argv.slice(2).join(' ')}\`.`,
+      `Code: ${env.commit}${env.uncommittedEdgeOrSip ? ' with uncommitted changes in edge/ or sip/' : ''}.`,
+      `Command: \`npm run bench:edge${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`.`,
       '',
-      '- **ours**: the SIP edge (scripts/bench-edge-server.ts, own process) answering every INVITE itself',
+      '- **ours**: the SIP edge (scripts/bench-edge-server.ts, own process, esbuild bundle run by node)',
+      '  answering every INVITE itself',
       '  (in-process answering function; 100, then 200 with SDP; ACK; BYE → 200); no authentication.',
       '- **kamailio**: Kamailio as a stateful proxy (tm `t_relay()`, `record_route()`, 2 UDP + 2 TCP',
       '  workers) in front of a SIPp UAS answering 200 at once (two hops, one more process on the same cores).',
@@ -1021,18 +1187,28 @@ const main = async () => {
       '  over one connection. Latency: INVITE → 200 per successful call (SIPp RTD, `-trace_rtt`); SIPp',
       `  reads CLOCK_MONOTONIC_COARSE, resolution ${coarseMs ?? '?'} ms here, so latencies are multiples of it.`,
       `- probe: ${opts.probeRate} calls/s more from the benchmark driver itself (same call flow, UDP or TCP),`,
-      '  INVITE → 200 timed with hrtime (sub-millisecond); mean ms (SIPp) is also unbiased despite the coarse clock.',
+      '  INVITE → 200 timed with hrtime (sub-millisecond), which SIPp cannot resolve.',
       '- achieved/s = successful calls / SIPp run time; offered/s = calls over the span of INVITE sends;',
-      '  failed = SIPp failed calls + calls not finished; server CPU = user+system seconds of the edge',
+      '  failed = SIPp failed calls + calls not finished; server errors = error lines the server logged',
+      '  (edge diagnostics, Kamailio ERROR lines); server CPU = user+system seconds of the edge',
       "  process / Kamailio's processes during the step; SIPp CPU = the caller (and, for the baseline, the",
-      '  callee) during the step. All CPU figures are per process (exact run time, not tick-sampled).',
+      '  callee) during the step; other procs = CPU of processes outside the benchmark (disturbance). All',
+      '  CPU figures are per process (exact run time, not the tick-sampled /proc/stat).',
       ...(opts.profile ? ['', '**Profiled run: the edge ran under `--cpu-prof`.**'] : []),
       '',
       ...lines,
       '',
+      ...(goalLine ? [goalLine, ''] : []),
     ];
     if (profile) {
-      md.push('## Where the edge spends its CPU (self time)', '', '| % | file |', '|---:|---|');
+      md.push(
+        '## Where the edge spends its CPU',
+        '',
+        `Self time in % of busy time (${fmt(profile.busyMs / 1000, 2)} s busy, idle left out).`,
+        '',
+        '| % | source file |',
+        '|---:|---|',
+      );
       for (const f of profile.files) md.push(`| ${fmt(f.pct, 1)} | ${f.name} |`);
       md.push('', '| % | function |', '|---:|---|');
       for (const f of profile.functions) md.push(`| ${fmt(f.pct, 1)} | \`${f.name}\` |`);
