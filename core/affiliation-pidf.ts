@@ -6,11 +6,12 @@
  * Parsing is namespace-aware (Namespaces in XML 1.0): prefixes are resolved from `xmlns`
  * declarations in scope, so any prefix (or a default namespace) bound to the MCPTT namespace works,
  * and elements of other namespaces are ignored. DOCTYPE and entity declarations are refused.
+ * The XML reading itself is core/xml-tree.ts.
  */
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { badRequest, type DomainError } from './errors.ts';
 import { normalizeSipUri } from './ids.ts';
 import type { EpochMs, SipUri } from './model.ts';
+import { describeXmlElement, isXmlText, parseXmlTree, xmlChildren } from './xml-tree.ts';
 
 /** RFC 3863 PIDF namespace; the root `<presence>` must be in it. */
 export const PIDF_NS = 'urn:ietf:params:xml:ns:pidf';
@@ -26,6 +27,9 @@ export const MAX_CLIENT_ID_LENGTH = 256;
 export const DEFAULT_AFFILIATION_EXPIRES_MS = 3_600_000;
 /** Longest accepted lifetime; later `expires` are capped (24 h). */
 export const MAX_AFFILIATION_EXPIRES_MS = 86_400_000;
+
+/** Names the document in error messages (`malformed affiliation PIDF: ...`). */
+const WHAT = 'affiliation PIDF';
 
 /** Values of the `status` attribute of `<affiliation>` (TS 24.379 Annex F.3). */
 export type AffiliationStatus = 'affiliating' | 'affiliated' | 'deaffiliating' | 'deaffiliated';
@@ -57,212 +61,7 @@ export interface AffiliationPidfDocument {
   affiliations: { groupId: SipUri; expiresAt: EpochMs; status?: 'affiliated' | 'deaffiliated' }[];
 }
 
-// ---------------------------------------------------------------------------------------------
-// Minimal namespace-resolved element tree built from fast-xml-parser's ordered output.
-
-interface Element {
-  ns: string | undefined;
-  local: string;
-  /** Unprefixed attributes (no namespace), values decoded. */
-  attrs: Map<string, string>;
-  children: Element[];
-  /** Concatenated character data (text decoded, CDATA verbatim). */
-  text: string;
-}
-
-type OrderedNode = Record<string, unknown>;
-
-const ATTRS_KEY = ':@';
-const TEXT_KEY = '#text';
-const CDATA_KEY = '#cdata';
-const COMMENT_KEY = '#comment';
-
-const parser = new XMLParser({
-  preserveOrder: true,
-  ignoreAttributes: false,
-  attributeNamePrefix: '',
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: false,
-  processEntities: false, // references are decoded below: only the predefined ones and char refs
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  cdataPropName: CDATA_KEY,
-  commentPropName: COMMENT_KEY,
-});
-
-const malformed = (why: string): DomainError => badRequest(`malformed affiliation PIDF: ${why}`);
-
-const PREDEFINED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-
-/** XML 1.0 §2.2 Char production (minus the surrogate block handled by fromCodePoint). */
-const isXmlChar = (cp: number): boolean =>
-  cp === 0x9 ||
-  cp === 0xa ||
-  cp === 0xd ||
-  (cp >= 0x20 && cp <= 0xd7ff) ||
-  (cp >= 0xe000 && cp <= 0xfffd) ||
-  (cp >= 0x10000 && cp <= 0x10ffff);
-
-/** Decodes the five predefined entities and character references (XML 1.0 §4.1, §4.6). */
-function decodeReferences(raw: string): string {
-  let out = '';
-  let i = 0;
-  while (i < raw.length) {
-    const amp = raw.indexOf('&', i);
-    if (amp < 0) {
-      out += raw.slice(i);
-      break;
-    }
-    out += raw.slice(i, amp);
-    const semi = raw.indexOf(';', amp);
-    const name = semi < 0 ? '' : raw.slice(amp + 1, semi);
-    let decoded: string | undefined;
-    if (/^#[0-9]{1,7}$/.test(name) || /^#x[0-9A-Fa-f]{1,6}$/.test(name)) {
-      const cp = name[1] === 'x' ? Number.parseInt(name.slice(2), 16) : Number.parseInt(name.slice(1), 10);
-      if (isXmlChar(cp)) decoded = String.fromCodePoint(cp);
-    } else {
-      decoded = PREDEFINED[name];
-    }
-    if (decoded === undefined) {
-      throw malformed(`invalid or undefined entity reference ${JSON.stringify(raw.slice(amp, amp + 12))}`);
-    }
-    out += decoded;
-    i = semi + 1;
-  }
-  return out;
-}
-
-function splitName(qname: string): { prefix: string | undefined; local: string } {
-  const parts = qname.split(':');
-  if (parts.length === 1) return { prefix: undefined, local: qname };
-  if (parts.length === 2 && parts[0] !== '' && parts[1] !== '') {
-    return { prefix: parts[0], local: parts[1] as string };
-  }
-  throw malformed(`invalid qualified name ${JSON.stringify(qname)}`);
-}
-
-/** Converts one ordered node `{ tag: children, ':@': attrs }` to an {@link Element}. */
-function toElement(node: OrderedNode, tag: string, scope: ReadonlyMap<string, string>): Element {
-  const rawAttrs = (node[ATTRS_KEY] ?? {}) as Record<string, string>;
-  const inner = new Map(scope);
-  const plain = new Map<string, string>();
-  const prefixed: string[] = [];
-  for (const [name, rawValue] of Object.entries(rawAttrs)) {
-    if (rawValue.includes('<')) throw malformed(`"<" in the value of attribute ${JSON.stringify(name)}`);
-    // XML 1.0 §3.3.3 attribute-value normalization, then reference decoding.
-    const value = decodeReferences(rawValue.replace(/[\t\n\r]/g, ' '));
-    if (name === 'xmlns') {
-      inner.set('', value); // '' undeclares the default namespace
-    } else if (name.startsWith('xmlns:')) {
-      const prefix = name.slice('xmlns:'.length);
-      if (prefix === '' || prefix.includes(':')) throw malformed(`invalid namespace declaration ${name}`);
-      if (value === '') throw malformed(`namespace prefix ${JSON.stringify(prefix)} bound to an empty name`);
-      inner.set(prefix, value);
-    } else if (name.includes(':')) {
-      prefixed.push(name);
-    } else {
-      plain.set(name, value);
-    }
-  }
-  const resolve = (prefix: string): string => {
-    if (prefix === 'xml') return 'http://www.w3.org/XML/1998/namespace';
-    const ns = inner.get(prefix);
-    if (ns === undefined) throw malformed(`undeclared namespace prefix ${JSON.stringify(prefix)}`);
-    return ns;
-  };
-  for (const name of prefixed) resolve(splitName(name).prefix ?? '');
-
-  const { prefix, local } = splitName(tag);
-  const defaultNs = inner.get('');
-  const ns = prefix === undefined ? (defaultNs === '' ? undefined : defaultNs) : resolve(prefix);
-
-  const children: Element[] = [];
-  let text = '';
-  const content = node[tag];
-  if (Array.isArray(content)) {
-    for (const child of content as OrderedNode[]) {
-      const key = Object.keys(child).find((k) => k !== ATTRS_KEY);
-      if (key === undefined || key === COMMENT_KEY) continue;
-      if (key === TEXT_KEY) {
-        const raw = String(child[TEXT_KEY]);
-        text += decodeReferences(raw);
-      } else if (key === CDATA_KEY) {
-        const parts = child[CDATA_KEY] as OrderedNode[];
-        for (const p of parts) text += String(p[TEXT_KEY] ?? '');
-      } else {
-        children.push(toElement(child, key, inner));
-      }
-    }
-  }
-  return { ns, local, attrs: plain, children, text };
-}
-
-/** Cuts trailing whitespace, comments and processing instructions. */
-function stripTrailingMisc(s: string): string {
-  let t = s.trimEnd();
-  for (;;) {
-    if (t.endsWith('-->')) {
-      const start = t.lastIndexOf('<!--');
-      if (start < 0) return t;
-      t = t.slice(0, start).trimEnd();
-    } else if (t.endsWith('?>')) {
-      const start = t.lastIndexOf('<?');
-      if (start < 0) return t;
-      t = t.slice(0, start).trimEnd();
-    } else {
-      return t;
-    }
-  }
-}
-
-/** Well-formedness checks and parse into the root {@link Element}. */
-function parseDocument(xml: string): Element {
-  if (typeof xml !== 'string') throw malformed('body is not a string');
-  const body = xml.startsWith('\uFEFF') ? xml.slice(1) : xml;
-  if (body.trim() === '') throw malformed('empty body');
-  if (body.length > MAX_PIDF_LENGTH) throw malformed(`longer than ${MAX_PIDF_LENGTH} characters`);
-  if (/<!DOCTYPE/i.test(body) || /<!ENTITY/i.test(body)) {
-    throw malformed('DOCTYPE and entity declarations are not allowed');
-  }
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: XML 1.0 §2.2 forbids these characters
-  if (/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/.test(body)) {
-    throw malformed('contains characters not allowed in XML');
-  }
-  const valid = XMLValidator.validate(body);
-  if (valid !== true) {
-    throw malformed(`not well-formed XML (line ${valid.err.line}): ${valid.err.msg}`);
-  }
-  if (!stripTrailingMisc(body).endsWith('>')) throw malformed('text after the root element');
-
-  let nodes: OrderedNode[];
-  try {
-    nodes = parser.parse(body) as OrderedNode[];
-  } catch (e) {
-    throw malformed(`not well-formed XML: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  const roots: { node: OrderedNode; tag: string }[] = [];
-  for (const node of nodes) {
-    const key = Object.keys(node).find((k) => k !== ATTRS_KEY);
-    if (key === undefined || key === COMMENT_KEY) continue;
-    if (key === TEXT_KEY) {
-      if (String(node[TEXT_KEY]).trim() !== '') throw malformed('text outside the root element');
-      continue;
-    }
-    if (key === CDATA_KEY) throw malformed('CDATA outside the root element');
-    roots.push({ node, tag: key });
-  }
-  const [root, ...more] = roots;
-  if (root === undefined) throw malformed('no root element');
-  if (more.length > 0) throw malformed('more than one root element');
-  return toElement(root.node, root.tag, new Map([['', '']]));
-}
-
-// ---------------------------------------------------------------------------------------------
-
-const describe = (el: Element): string => `<${el.local}> in namespace ${JSON.stringify(el.ns ?? '')}`;
-const childrenOf = (el: Element, ns: string, local: string): Element[] =>
-  el.children.filter((c) => c.ns === ns && c.local === local);
+const malformed = (why: string): DomainError => badRequest(`malformed ${WHAT}: ${why}`);
 
 /**
  * Parses an xs:dateTime (XML Schema Part 2 §3.2.7) to epoch milliseconds. A value without a
@@ -344,33 +143,35 @@ export function parseAffiliationPidf(xml: string, opts: ParseAffiliationPidfOpti
   const maxExpiresMs = opts.maxExpiresMs ?? MAX_AFFILIATION_EXPIRES_MS;
   const defaultExpiresMs = Math.min(opts.defaultExpiresMs ?? DEFAULT_AFFILIATION_EXPIRES_MS, maxExpiresMs);
 
-  const root = parseDocument(xml);
+  const root = parseXmlTree(xml, { what: WHAT, maxLength: MAX_PIDF_LENGTH });
   if (root.ns !== PIDF_NS || root.local !== 'presence') {
-    throw malformed(`root element must be <presence> in namespace "${PIDF_NS}", found ${describe(root)}`);
+    throw malformed(
+      `root element must be <presence> in namespace "${PIDF_NS}", found ${describeXmlElement(root)}`,
+    );
   }
   const entityAttr = root.attrs.get('entity');
   if (entityAttr === undefined || entityAttr.trim() === '')
     throw malformed('<presence> has no entity attribute');
   const entity = uri(entityAttr, 'invalid entity');
 
-  const tuples = childrenOf(root, PIDF_NS, 'tuple');
+  const tuples = xmlChildren(root, PIDF_NS, 'tuple');
   const [tuple, ...otherTuples] = tuples;
   if (tuple === undefined) throw malformed('no <tuple> element');
   if (otherTuples.length > 0) throw malformed('more than one <tuple> element (one client per document)');
-  const statuses = childrenOf(tuple, PIDF_NS, 'status');
+  const statuses = xmlChildren(tuple, PIDF_NS, 'status');
   const [status, ...otherStatuses] = statuses;
   if (status === undefined) throw malformed('<tuple> has no <status> element');
   if (otherStatuses.length > 0) throw malformed('<tuple> has more than one <status> element');
 
   const pId =
-    childrenOf(tuple, MCPTT_PRES_INFO_NS, 'p-id')[0] ?? childrenOf(root, MCPTT_PRES_INFO_NS, 'p-id')[0];
+    xmlChildren(tuple, MCPTT_PRES_INFO_NS, 'p-id')[0] ?? xmlChildren(root, MCPTT_PRES_INFO_NS, 'p-id')[0];
   const tupleId = tuple.attrs.get('id');
   let clientId: string;
   if (pId !== undefined) clientId = validClientId(pId.text, '<p-id>');
   else if (tupleId !== undefined) clientId = validClientId(tupleId, 'the tuple id');
   else throw malformed('no MCPTT client ID: neither <p-id> nor a tuple id');
 
-  const elements = childrenOf(status, MCPTT_PRES_INFO_NS, 'affiliation');
+  const elements = xmlChildren(status, MCPTT_PRES_INFO_NS, 'affiliation');
   if (elements.length > MAX_AFFILIATIONS) {
     throw malformed(`${elements.length} <affiliation> elements, at most ${MAX_AFFILIATIONS} allowed`);
   }
@@ -409,8 +210,7 @@ export function parseAffiliationPidf(xml: string, opts: ParseAffiliationPidfOpti
 // ---------------------------------------------------------------------------------------------
 
 function checkXmlChars(s: string, what: string): void {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: XML 1.0 §2.2 forbids these characters
-  if (/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/.test(s)) {
+  if (!isXmlText(s)) {
     throw badRequest(`${what} contains characters that XML cannot carry`);
   }
 }

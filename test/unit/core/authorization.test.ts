@@ -10,6 +10,7 @@ import {
 import { DEFAULT_CALL_POLICY } from '#core/call-policy.ts';
 import { DomainError } from '#core/errors.ts';
 import type { Role, TemporaryGroup } from '#core/model.ts';
+import { catchError } from './fixtures.ts';
 
 const principal = (mcpttId: string, ...roles: Role[]): Principal => ({ mcpttId, roles });
 const tg: TemporaryGroup = {
@@ -23,15 +24,6 @@ const tg: TemporaryGroup = {
   policy: { ...DEFAULT_CALL_POLICY },
   status: 'active',
   createdAt: 0,
-};
-
-const catchError = (f: () => unknown): DomainError => {
-  try {
-    f();
-  } catch (e) {
-    return e as DomainError;
-  }
-  throw new Error('expected a throw');
 };
 
 describe('Function: hasRole', () => {
