@@ -6,6 +6,7 @@
  *   POST   /partner/v1/regroups               accept: claim the groups (pending, expiring)
  *   POST   /partner/v1/regroups/{tgi}/confirm make the claims permanent
  *   DELETE /partner/v1/regroups/{tgi}         release every claim of the TGI (idempotent)
+ *   POST   /partner/v1/interrogations         the affiliated members of regrouped groups (TS 23.379 steps 3–4)
  */
 import { z } from 'zod';
 import { CALL_POLICY_LIMITS } from './call-policy.ts';
@@ -42,3 +43,33 @@ export const AcceptedGroup = z.object({
 });
 export const AcceptRegroupResponse = z.object({ tgi: z.string(), groups: z.array(AcceptedGroup) });
 export type AcceptRegroupResponse = z.infer<typeof AcceptRegroupResponse>;
+
+export const interrogationPath = (): string => `${PARTNER_API_PREFIX}/interrogations`;
+
+/** TS 23.379 step 3: the primary asks for the affiliated members of the partner's constituent groups. */
+export const InterrogationRequest = z.strictObject({
+  callId: z.string().min(1).max(256),
+  tgi: z.string().min(1).max(256),
+  groups: z.array(z.string().min(1).max(256)).min(1).max(50),
+});
+export type InterrogationRequest = z.infer<typeof InterrogationRequest>;
+
+/** TS 23.379 step 4: per group, its affiliated members — only the user fields the agreement shares. */
+export const InterrogationResponse = z.object({
+  tgi: z.string(),
+  groups: z.array(
+    z.object({
+      groupId: z.string(),
+      members: z.array(
+        z.object({
+          mcpttId: z.string(),
+          required: z.boolean(),
+          displayName: z.string().optional(),
+          organization: z.string().optional(),
+          functionalAlias: z.string().optional(),
+        }),
+      ),
+    }),
+  ),
+});
+export type InterrogationResponse = z.infer<typeof InterrogationResponse>;

@@ -61,7 +61,11 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   fn('groups', 'Group management: groups, call policies, memberships', 'read-write'),
   fn('agreements', 'Partner agreements', 'read-write'),
   fn('regroups', 'Group regroup: temporary groups across systems', 'read-write', true),
-  fn('partner-api', 'Partner API: regroup accept and release, signed per partner', 'read-write'),
+  fn(
+    'partner-api',
+    'Partner API: regroup accept/confirm/release, interrogation; signed per partner',
+    'read-write',
+  ),
   fn('registration', 'SIP registrations and digest credentials for the edge', 'read-write'),
   fn('affiliation', 'Affiliation from PIDF (TS 24.379) for the edge', 'read-write'),
   fn(
@@ -104,6 +108,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: '/partner/v1/regroups', fn: 'partner-api', auth: 'partner' },
   { method: 'POST', path: '/partner/v1/regroups/{tgi}/confirm', fn: 'partner-api', auth: 'partner' },
   { method: 'DELETE', path: '/partner/v1/regroups/{tgi}', fn: 'partner-api', auth: 'partner' },
+  { method: 'POST', path: '/partner/v1/interrogations', fn: 'partner-api', auth: 'partner' },
 
   { method: 'POST', path: '/edge/registrations', fn: 'registration', auth: 'edge' },
   { method: 'GET', path: '/edge/registrations/{mcpttId}', fn: 'registration', auth: 'edge' },

@@ -1,10 +1,11 @@
 // functions/partner-api/handler.ts — the partner API: signed requests from partner systems.
 import { normalizeSipUri } from '#core/ids.ts';
-import { AcceptRegroupRequest } from '#core/partner-protocol.ts';
+import { AcceptRegroupRequest, InterrogationRequest } from '#core/partner-protocol.ts';
 import { type AppDeps, depsFromEnv } from '../shared/deps.ts';
 import { httpFunction, once } from '../shared/http-function.ts';
 import { authenticatePartner } from '../shared/partner-auth.ts';
 import { acceptRegroup, confirmRegroup, releaseRegroup } from './accept-regroup.ts';
+import { interrogateGroups } from './interrogate-groups.ts';
 
 export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromEnv())) =>
   httpFunction<AppDeps>(
@@ -20,6 +21,13 @@ export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromE
         const agreement = await authenticatePartner(ctx);
         const tgi = normalizeSipUri(ctx.param('tgi'));
         return { status: 200, body: await confirmRegroup(tgi, agreement, ctx.deps) };
+      },
+      'POST /partner/v1/interrogations': async (ctx) => {
+        const agreement = await authenticatePartner(ctx);
+        return {
+          status: 200,
+          body: await interrogateGroups(ctx.body(InterrogationRequest), agreement, ctx.deps),
+        };
       },
       'DELETE /partner/v1/regroups/{tgi}': async (ctx) => {
         const agreement = await authenticatePartner(ctx);

@@ -1,0 +1,54 @@
+/**
+ * Partner side of the interrogation (TS 23.379 steps 3–4): the primary asks for the affiliated
+ * members of our groups it regrouped, to invite them.
+ *
+ * Primary course:
+ *  1. the temporary group belongs to the requesting system;
+ *  2. every group is ours and regrouped (active marker) into exactly that temporary group;
+ *  3. per group: the members with an unexpired affiliation, with their `required` flag, and only the
+ *     user fields our agreement with that system shares (TS 23.379 pre-condition 1).
+ */
+import { filterUserForPartner } from '#core/agreement.ts';
+import { forbidden, notFound } from '#core/errors.ts';
+import { domainOf, normalizeSipUri } from '#core/ids.ts';
+import type { PartnerAgreement } from '#core/model.ts';
+import type { InterrogationRequest, InterrogationResponse } from '#core/partner-protocol.ts';
+import type { AppDeps } from '../shared/deps.ts';
+
+export const interrogateGroups = async (
+  req: InterrogationRequest,
+  agreement: PartnerAgreement,
+  deps: AppDeps,
+): Promise<InterrogationResponse> => {
+  const tgi = normalizeSipUri(req.tgi);
+  if (domainOf(tgi) !== agreement.partner) {
+    throw forbidden(`${agreement.partner} may only interrogate for its own temporary groups, not ${tgi}`);
+  }
+  const now = deps.now();
+  const groups: InterrogationResponse['groups'] = [];
+  for (const input of [...new Set(req.groups)]) {
+    const groupId = normalizeSipUri(input, deps.system);
+    if (domainOf(groupId) !== deps.system)
+      throw notFound(`${groupId} is not a group of ${deps.system}`, { groupId });
+    const marker = await deps.store.getMarker(groupId, now);
+    if (!marker || marker.status !== 'active' || marker.tgi !== tgi) {
+      throw forbidden(`${groupId} is not regrouped into ${tgi}`, { groupId });
+    }
+    const [affiliations, members] = await Promise.all([
+      deps.store.affiliationsToGroup(groupId, now),
+      deps.store.listMembers(groupId),
+    ]);
+    const required = new Map(members.map((m) => [m.mcpttId, m.required]));
+    const affiliated = [...new Set(affiliations.map((a) => a.mcpttId))].filter((id) => required.has(id));
+    const users = await Promise.all(affiliated.map((id) => deps.store.getUser(id)));
+    groups.push({
+      groupId,
+      members: users.flatMap((u) =>
+        u
+          ? [{ ...filterUserForPartner(u.user, agreement), required: required.get(u.user.mcpttId) ?? false }]
+          : [],
+      ),
+    });
+  }
+  return { tgi, groups };
+};
