@@ -127,7 +127,18 @@ export function evaluateCommencement(
   legs: readonly LegView[],
   opts: { timerExpired: boolean },
 ): CommencementDecision {
-  const c = countLegs(legs);
+  return evaluateCommencementCounts(policy, countLegs(legs), opts);
+}
+
+/**
+ * {@link evaluateCommencement} on counts alone, for callers that aggregate responses in counters
+ * (the member-response function keeps them as atomic counters on the call record).
+ */
+export function evaluateCommencementCounts(
+  policy: CallPolicy,
+  c: LegCounts,
+  opts: { timerExpired: boolean },
+): CommencementDecision {
   if (c.total === 0) return abandon(undefined, 'no affiliated member to invite');
 
   const minimum = effectiveMinimumNumberToStart(policy);

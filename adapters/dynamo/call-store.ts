@@ -1,0 +1,290 @@
+/**
+ * Calls and call legs of the group call workflow, on the system's table (single-item writes only):
+ *
+ * | item | pk | sk |
+ * |---|---|---|
+ * | call | CALL#<callId> | META (counters: total, required, accepted, requiredAccepted, lost, requiredLost) |
+ * | leg  | CALL#<callId> | LEG#<legId> (state pending → accepted / declined / failed, once) |
+ * | SIP Call-ID claim | SIPCALL#<sip Call-ID> | META (→ callId; a retransmitted INVITE finds it) |
+ *
+ * A member's response moves its leg out of `pending` with a conditional write, so a duplicated or
+ * retransmitted response counts once; only that first write adds to the call's counters (ADD, atomic).
+ * The call's `decided` flag is set by one conditional write: exactly one caller wins it.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { LegCounts, LegState } from '#core/commencement-policy.ts';
+import type { EpochMs, SipUri, SystemDomain } from '#core/model.ts';
+import { ttlOf } from './keys.ts';
+
+const isConditionFailure = (e: unknown): boolean =>
+  e instanceof ConditionalCheckFailedException ||
+  (e instanceof Error && e.name === 'ConditionalCheckFailedException');
+
+export interface CallRecord {
+  callId: string;
+  sipCallId: string;
+  tgi: SipUri;
+  caller: SipUri;
+  createdAt: EpochMs;
+  status: 'setting-up' | 'established' | 'failed' | 'cancelled' | 'released';
+  /** Set once, by the write that first made the commencement decision. */
+  decided?: boolean;
+  taskToken?: string;
+  counters: Omit<LegCounts, 'pending' | 'requiredPending'>;
+}
+
+export interface LegRecord {
+  callId: string;
+  legId: string;
+  member: SipUri;
+  system: SystemDomain;
+  required: boolean;
+  state: LegState;
+  status?: number;
+  reason?: string;
+}
+
+const ZERO = { total: 0, required: 0, accepted: 0, requiredAccepted: 0, lost: 0, requiredLost: 0 };
+const RETENTION_MS = 7 * 24 * 3600_000;
+
+export class CallStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /**
+   * Creates the call unless the SIP Call-ID already started one (a retransmitted INVITE, TS 24.379
+   * idempotency); returns the call id that owns the SIP Call-ID and whether it is new.
+   */
+  async claimSipCallId(
+    sipCallId: string,
+    callId: string,
+    now: EpochMs,
+  ): Promise<{ callId: string; created: boolean }> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            pk: `SIPCALL#${sipCallId}`,
+            sk: 'META',
+            callId,
+            createdAt: now,
+            ttl: ttlOf(now + RETENTION_MS),
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return { callId, created: true };
+    } catch (e) {
+      if (!isConditionFailure(e)) throw e;
+      const out = await this.doc.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { pk: `SIPCALL#${sipCallId}`, sk: 'META' },
+          ConsistentRead: true,
+        }),
+      );
+      return { callId: String(out.Item?.callId), created: false };
+    }
+  }
+
+  async createCall(call: Omit<CallRecord, 'counters'>): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          pk: `CALL#${call.callId}`,
+          sk: 'META',
+          type: 'call',
+          ...call,
+          counters: ZERO,
+          ttl: ttlOf(call.createdAt + RETENTION_MS),
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+
+  async getCall(callId: string): Promise<CallRecord | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: `CALL#${callId}`, sk: 'META' },
+        ConsistentRead: true,
+      }),
+    );
+    if (!out.Item) return undefined;
+    const { pk: _pk, sk: _sk, type: _t, ttl: _ttl, ...call } = out.Item;
+    return call as CallRecord;
+  }
+
+  /** Stores pending legs (idempotent per leg) and adds them to the call's totals. */
+  async addLegs(callId: string, legs: Omit<LegRecord, 'callId' | 'state'>[]): Promise<number> {
+    let added = 0;
+    let required = 0;
+    for (const leg of legs) {
+      try {
+        await this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: {
+              pk: `CALL#${callId}`,
+              sk: `LEG#${leg.legId}`,
+              type: 'leg',
+              callId,
+              ...leg,
+              state: 'pending',
+            },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+        added++;
+        if (leg.required) required++;
+      } catch (e) {
+        if (!isConditionFailure(e)) throw e;
+      }
+    }
+    if (added > 0) {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `CALL#${callId}`, sk: 'META' },
+          UpdateExpression: 'ADD counters.#t :a, counters.#r :r',
+          ExpressionAttributeNames: { '#t': 'total', '#r': 'required' },
+          ExpressionAttributeValues: { ':a': added, ':r': required },
+        }),
+      );
+    }
+    return added;
+  }
+
+  async listLegs(callId: string): Promise<LegRecord[]> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :leg)',
+        ExpressionAttributeValues: { ':pk': `CALL#${callId}`, ':leg': 'LEG#' },
+        ConsistentRead: true,
+      }),
+    );
+    return (out.Items ?? []).map(({ pk: _pk, sk: _sk, type: _t, ...leg }) => leg as LegRecord);
+  }
+
+  /**
+   * Records a member's final answer. Only the first answer for a leg counts: it moves the leg out
+   * of `pending` and adds to the counters; the counters after that addition are returned.
+   * Undefined when the leg had answered already (a duplicate) or does not exist.
+   */
+  async recordResponse(
+    callId: string,
+    legId: string,
+    answer: { state: Exclude<LegState, 'pending'>; status?: number; reason?: string },
+  ): Promise<CallRecord['counters'] | undefined> {
+    let leg: Record<string, unknown> | undefined;
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `CALL#${callId}`, sk: `LEG#${legId}` },
+          UpdateExpression: 'SET #s = :s, #st = :st, reason = :reason',
+          ConditionExpression: '#s = :pending',
+          ExpressionAttributeNames: { '#s': 'state', '#st': 'status' },
+          ExpressionAttributeValues: {
+            ':s': answer.state,
+            ':st': answer.status ?? 0,
+            ':reason': answer.reason ?? '',
+            ':pending': 'pending',
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      leg = out.Attributes;
+    } catch (e) {
+      if (isConditionFailure(e)) return undefined;
+      throw e;
+    }
+    const required = leg?.required === true;
+    const accepted = answer.state === 'accepted';
+    const add: Record<string, number> = accepted ? { accepted: 1 } : { lost: 1 };
+    if (required) add[accepted ? 'requiredAccepted' : 'requiredLost'] = 1;
+    const names: Record<string, string> = {};
+    const values: Record<string, number> = {};
+    const parts = Object.entries(add).map(([k, v], i) => {
+      names[`#c${i}`] = k;
+      values[`:v${i}`] = v;
+      return `counters.#c${i} :v${i}`;
+    });
+    const out = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: `CALL#${callId}`, sk: 'META' },
+        UpdateExpression: `ADD ${parts.join(', ')}`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return { ...ZERO, ...(out.Attributes?.counters as Partial<CallRecord['counters']>) };
+  }
+
+  /** Marks the commencement decision as taken; true for exactly one caller. */
+  async claimDecision(callId: string): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `CALL#${callId}`, sk: 'META' },
+          UpdateExpression: 'SET decided = :t',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(decided)',
+          ExpressionAttributeValues: { ':t': true },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailure(e)) return false;
+      throw e;
+    }
+  }
+
+  /** Stores the task token of the workflow state waiting for the responses. */
+  async setTaskToken(callId: string, taskToken: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: `CALL#${callId}`, sk: 'META' },
+        UpdateExpression: 'SET taskToken = :t',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':t': taskToken },
+      }),
+    );
+  }
+
+  async setStatus(callId: string, status: CallRecord['status']): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: `CALL#${callId}`, sk: 'META' },
+        UpdateExpression: 'SET #s = :s',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':s': status },
+      }),
+    );
+  }
+}
+
+/** The counts {@link evaluateCommencementCounts} needs, from the call's counters. */
+export const legCountsOf = (c: CallRecord['counters']): LegCounts => ({
+  ...c,
+  pending: c.total - c.accepted - c.lost,
+  requiredPending: c.required - c.requiredAccepted - c.requiredLost,
+});

@@ -1,0 +1,110 @@
+/**
+ * Call legs and counters on dynalite: a duplicated response counts once, concurrent responses add up
+ * exactly, and exactly one writer wins the commencement decision.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CallStore, legCountsOf } from '#adapters/dynamo/call-store.ts';
+import { createDocumentClient } from '#adapters/dynamo/clients.ts';
+import { DEFAULT_CALL_POLICY } from '#core/call-policy.ts';
+import { evaluateCommencementCounts } from '#core/commencement-policy.ts';
+import { ensureTable, startDynalite } from '#local/dynalite.ts';
+import { createDynamoClients } from '#local/dynamo-clients.ts';
+
+describe('Class: CallStore', () => {
+  let db: Awaited<ReturnType<typeof startDynalite>>;
+  let store: CallStore;
+
+  beforeAll(async () => {
+    db = await startDynalite({});
+    const { client } = createDynamoClients(db.endpoint);
+    await ensureTable(client, 'calls');
+    client.destroy();
+    store = new CallStore(createDocumentClient(db.endpoint), 'calls');
+  });
+  afterAll(async () => db?.close());
+
+  const newCall = async (callId: string, legs: number, required: number[] = []) => {
+    await store.createCall({
+      callId,
+      sipCallId: `${callId}@sip`,
+      tgi: 'sip:tg@primary.example',
+      caller: 'sip:alice@primary.example',
+      createdAt: Date.now(),
+      status: 'setting-up',
+    });
+    await store.addLegs(
+      callId,
+      Array.from({ length: legs }, (_, i) => ({
+        legId: `m${i}`,
+        member: `sip:m${i}@primary.example`,
+        system: 'primary.example',
+        required: required.includes(i),
+      })),
+    );
+  };
+
+  it('a retransmitted INVITE finds the call its SIP Call-ID already started', async () => {
+    expect(await store.claimSipCallId('abc@host', 'call-A', 1)).toEqual({ callId: 'call-A', created: true });
+    expect(await store.claimSipCallId('abc@host', 'call-B', 2)).toEqual({ callId: 'call-A', created: false });
+  });
+
+  it('counts a duplicated response once, even when the copies race', async () => {
+    await newCall('dup', 3, [0]);
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => store.recordResponse('dup', 'm0', { state: 'accepted', status: 200 })),
+    );
+    expect(results.filter((r) => r !== undefined)).toHaveLength(1);
+    const call = await store.getCall('dup');
+    expect(call?.counters).toEqual({
+      total: 3,
+      required: 1,
+      accepted: 1,
+      requiredAccepted: 1,
+      lost: 0,
+      requiredLost: 0,
+    });
+    // Adding the same legs again changes nothing.
+    expect(
+      await store.addLegs('dup', [
+        { legId: 'm1', member: 'sip:m1@primary.example', system: 'primary.example', required: false },
+      ]),
+    ).toBe(0);
+  });
+
+  it('adds concurrent responses exactly and lets exactly one writer take the decision', async () => {
+    await newCall('race', 40, [0, 1]);
+    const policy = { ...DEFAULT_CALL_POLICY, minimumNumberToStart: 10 };
+    let decisions = 0;
+    await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const counters = await store.recordResponse(
+          'race',
+          `m${i}`,
+          i % 4 === 3 ? { state: 'declined', status: 486 } : { state: 'accepted', status: 200 },
+        );
+        if (!counters) return;
+        const d = evaluateCommencementCounts(policy, legCountsOf(counters), { timerExpired: false });
+        if (d.decision !== 'wait' && (await store.claimDecision('race'))) decisions++;
+      }),
+    );
+    expect(decisions).toBe(1);
+    const call = await store.getCall('race');
+    expect(call?.counters).toEqual({
+      total: 40,
+      required: 2,
+      accepted: 30,
+      requiredAccepted: 2,
+      lost: 10,
+      requiredLost: 0,
+    });
+    expect(call?.decided).toBe(true);
+    const legs = await store.listLegs('race');
+    expect(legs.filter((l) => l.state === 'pending')).toHaveLength(0);
+    expect(legs.find((l) => l.legId === 'm3')).toMatchObject({ state: 'declined', status: 486 });
+  });
+
+  it('ignores a response for an unknown leg', async () => {
+    await newCall('unknown', 1);
+    expect(await store.recordResponse('unknown', 'nobody', { state: 'accepted' })).toBeUndefined();
+  });
+});
