@@ -1,0 +1,29 @@
+/** Functions → Step Functions: task token callbacks (the same SDK calls locally and in AWS). */
+import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+
+export interface WorkflowClient {
+  taskSucceeded(taskToken: string, output: unknown): Promise<void>;
+  taskFailed(taskToken: string, error: string, cause: string): Promise<void>;
+}
+
+export const createWorkflowClient = (opts: { endpoint?: string } = {}): WorkflowClient => {
+  const client = new SFNClient(
+    opts.endpoint
+      ? {
+          endpoint: opts.endpoint,
+          region: 'local',
+          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        }
+      : {},
+  );
+  return {
+    async taskSucceeded(taskToken, output) {
+      await client.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) }));
+    },
+    async taskFailed(taskToken, error, cause) {
+      await client.send(
+        new SendTaskFailureCommand({ taskToken, error: error.slice(0, 256), cause: cause.slice(0, 32_768) }),
+      );
+    },
+  };
+};
