@@ -31,7 +31,7 @@ export const interrogateGroups = async (
     if (domainOf(groupId) !== deps.system)
       throw notFound(`${groupId} is not a group of ${deps.system}`, { groupId });
     const marker = await deps.store.getMarker(groupId, now);
-    if (!marker || marker.status !== 'active' || marker.tgi !== tgi) {
+    if (marker?.status !== 'active' || marker.tgi !== tgi) {
       throw forbidden(`${groupId} is not regrouped into ${tgi}`, { groupId });
     }
     const [affiliations, members] = await Promise.all([

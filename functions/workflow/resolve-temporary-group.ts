@@ -37,7 +37,7 @@ export const resolveTemporaryGroup = async (
 ): Promise<ResolvedTemporaryGroup> => {
   const now = deps.now();
   const tg = await deps.store.getTemporaryGroup(input.tgi, now);
-  if (!tg || tg.status !== 'active') throw notFound(`no active temporary group ${input.tgi}`);
+  if (tg?.status !== 'active') throw notFound(`no active temporary group ${input.tgi}`);
   const local = tg.constituents.filter((c) => c.system === deps.system).map((c) => c.groupId);
   const byMember = new Map<SipUri, ResolvedMember>();
   for (const groupId of local) {
