@@ -27,3 +27,29 @@ export const createEdgeControlClient = (opts: {
     return (await res.json()) as { sent: number; skipped: number };
   },
 });
+
+/** One batch of outgoing legs (edge/control-api.ts `POST /v1/legs`). */
+export interface OriginateRequest {
+  callId: string;
+  from: string;
+  displayName?: string;
+  reportUrl?: string;
+  sdp?: string;
+  mcpttInfo?: string;
+  headers?: [string, string][];
+  legs: { legId: string; target: string; contact?: string; nextHop?: string; headers?: [string, string][] }[];
+}
+
+export const originateLegs = async (
+  opts: { url: string; token: string; timeoutMs?: number },
+  req: OriginateRequest,
+): Promise<{ legs: { legId: string; sipCallId?: string }[] }> => {
+  const res = await fetch(`${opts.url}/v1/legs`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(req),
+    signal: AbortSignal.timeout(opts.timeoutMs ?? 5000),
+  });
+  if (res.status !== 202) throw new Error(`edge control API answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as { legs: { legId: string; sipCallId?: string }[] };
+};

@@ -80,6 +80,8 @@ const OriginateRequest = z.strictObject({
           .regex(/^sips?:/, 'nextHop must be a SIP URI')
           .max(512)
           .optional(),
+        /** Header fields for this leg only (e.g. a partner leg's signature), after the batch's. */
+        headers: z.array(header).max(20).optional(),
       }),
     )
     .min(1)
@@ -249,7 +251,7 @@ export const startControlApi = async (opts: ControlApiOptions): Promise<ControlA
         to: l.target,
         from: { uri: input.from, ...(input.displayName ? { displayName: input.displayName } : {}) },
         ...(body ? { body } : {}),
-        ...(input.headers ? { headers: input.headers } : {}),
+        ...(input.headers || l.headers ? { headers: [...(input.headers ?? []), ...(l.headers ?? [])] } : {}),
         onFinal: (outcome) => {
           record.state = outcome.status < 300 ? 'answered' : 'failed';
           const { body: answer, ...rest } = outcome;

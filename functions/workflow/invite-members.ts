@@ -1,0 +1,149 @@
+/**
+ * Workflow steps InviteMembers + AwaitResponses (ARCHITECTURE.md steps 5–6; TS 23.379 step 5): one
+ * leg per affiliated member of every constituent group, stored before any INVITE leaves, the task
+ * token stored with the call, then one batch to the edge. Members of our system are invited at
+ * their most recent registration; partner members through the partner's edge, each leg signed with
+ * the agreement key (core/partner-leg.ts). A member with no registration is recorded as failed.
+ * The workflow resumes when the member-response function sees the commencement decision.
+ */
+import type { CallStore } from '#adapters/dynamo/call-store.ts';
+import type { Store } from '#adapters/dynamo/store.ts';
+import type { OriginateRequest } from '#adapters/edge-control-client.ts';
+import { buildMcpttInfo } from '#core/mcptt-info.ts';
+import type { EpochMs, SipUri, SystemDomain } from '#core/model.ts';
+import { legSignatureParts, TGI_HEADER } from '#core/partner-leg.ts';
+import { signRequest } from '#core/request-signing.ts';
+import type { ResolvedMember, ResolvedTemporaryGroup } from './resolve-temporary-group.ts';
+
+/** What InterrogatePartners leaves per partner (answered, or caught as unavailable). */
+export type Interrogation =
+  | {
+      partner: SystemDomain;
+      answer: {
+        partner: SystemDomain;
+        groups: { groupId: SipUri; members: { mcpttId: SipUri; required: boolean }[] }[];
+      };
+    }
+  | { partner: SystemDomain; unavailable: true; reason?: unknown };
+
+export interface InviteState extends ResolvedTemporaryGroup {
+  caller: SipUri;
+  interrogations?: Interrogation[];
+}
+
+export interface InviteDeps {
+  system: SystemDomain;
+  store: Pick<Store, 'listRegistrations' | 'getAgreement'>;
+  calls: Pick<CallStore, 'addLegs' | 'setTaskToken' | 'recordResponse'>;
+  originate(req: OriginateRequest): Promise<unknown>;
+  /** Where the edge reports each leg's final response (the member-response function). */
+  reportUrl: string;
+  now: () => EpochMs;
+}
+
+/** The SDP offer of the group call: the MCPTT floor control stream (TS 24.380). */
+export const groupCallSdp = (host = '127.0.0.1', port = 40_000): string =>
+  [
+    'v=0',
+    `o=mcptt 1 1 IN IP4 ${host}`,
+    's=MCPTT group call',
+    `c=IN IP4 ${host}`,
+    't=0 0',
+    `m=application ${port} udp MCPTT`,
+    'a=fmtp:MCPTT mc_queueing;mc_priority=5',
+    '',
+  ].join('\r\n');
+
+const legIdOf = (member: SipUri): string => member.replace(/^sip:/, '');
+
+export const inviteMembers = async (taskToken: string, state: InviteState, deps: InviteDeps) => {
+  const now = deps.now();
+  const partnerMembers: (ResolvedMember & { partner: SystemDomain })[] = [];
+  for (const i of state.interrogations ?? []) {
+    if (!('answer' in i)) continue;
+    for (const g of i.answer.groups) {
+      for (const m of g.members) {
+        partnerMembers.push({
+          mcpttId: m.mcpttId,
+          system: i.partner,
+          required: m.required,
+          groupId: g.groupId,
+          partner: i.partner,
+        });
+      }
+    }
+  }
+  const all = [...state.localMembers, ...partnerMembers];
+  const unique = new Map(all.map((m) => [m.mcpttId, m]));
+  // 1. Legs first (a response can never find no leg), then the token (no response can find no token).
+  await deps.calls.addLegs(
+    state.callId,
+    [...unique.values()].map((m) => ({
+      legId: legIdOf(m.mcpttId),
+      member: m.mcpttId,
+      system: m.system,
+      required: m.required,
+    })),
+  );
+  await deps.calls.setTaskToken(state.callId, taskToken);
+
+  // 2. Where each leg goes.
+  const legs: OriginateRequest['legs'] = [];
+  for (const m of unique.values()) {
+    const legId = legIdOf(m.mcpttId);
+    if (m.system === deps.system) {
+      const bindings = await deps.store.listRegistrations(m.mcpttId, now);
+      const latest = [...bindings].sort((a, b) => b.expiresAt - a.expiresAt)[0];
+      if (!latest) {
+        await deps.calls.recordResponse(state.callId, legId, {
+          state: 'failed',
+          status: 480,
+          reason: 'not registered',
+        });
+        continue;
+      }
+      legs.push({ legId, target: m.mcpttId, contact: latest.contact });
+      continue;
+    }
+    const agreement = await deps.store.getAgreement(m.system);
+    if (!agreement) {
+      await deps.calls.recordResponse(state.callId, legId, {
+        state: 'failed',
+        status: 403,
+        reason: `no agreement with ${m.system}`,
+      });
+      continue;
+    }
+    const signature = signRequest({
+      ...legSignatureParts({ member: m.mcpttId, tgi: state.tgi }),
+      sender: deps.system,
+      target: agreement.partner,
+      keyId: agreement.keyId,
+      key: agreement.key,
+      now,
+    });
+    legs.push({
+      legId,
+      target: m.mcpttId,
+      nextHop: agreement.sipUri,
+      headers: [...Object.entries(signature), [TGI_HEADER, state.tgi]],
+    });
+  }
+  // 3. One batch to the edge.
+  if (legs.length > 0) {
+    await deps.originate({
+      callId: state.callId,
+      from: state.tgi,
+      reportUrl: deps.reportUrl,
+      sdp: groupCallSdp(),
+      mcpttInfo: buildMcpttInfo({
+        sessionType: 'prearranged',
+        requestUri: state.tgi,
+        callingUserId: state.caller,
+        callingGroupId: state.tgi,
+      }),
+      legs,
+    });
+  }
+  return { invited: legs.length, unreachable: unique.size - legs.length };
+};

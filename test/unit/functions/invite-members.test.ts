@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import type { OriginateRequest } from '#adapters/edge-control-client.ts';
+import { DEFAULT_CALL_POLICY } from '#core/call-policy.ts';
+import type { PartnerAgreement, Registration } from '#core/model.ts';
+import { legSignatureParts } from '#core/partner-leg.ts';
+import { verifySignedRequest } from '#core/request-signing.ts';
+import { type InviteState, inviteMembers } from '#functions/workflow/invite-members.ts';
+
+const agreement: PartnerAgreement = {
+  partner: 'partner.example',
+  apiUrl: 'http://127.0.0.1:8070',
+  sipUri: 'sip:127.0.0.1:5070',
+  keyId: 'k1',
+  key: 'zneKPcU1uWCLtxoib_vIR_FXCb-Mi7taHz73uENidI0',
+  sharedUserFields: [],
+  regroupableGroups: '*',
+};
+
+const state: InviteState = {
+  callId: 'call-1',
+  tgi: 'sip:tg@primary.example',
+  caller: 'sip:alice@primary.example',
+  policy: DEFAULT_CALL_POLICY,
+  acknowledgementTimeoutSeconds: 5,
+  localMembers: [
+    {
+      mcpttId: 'sip:alice@primary.example',
+      system: 'primary.example',
+      required: true,
+      groupId: 'sip:fire-1@primary.example',
+    },
+    {
+      mcpttId: 'sip:bob@primary.example',
+      system: 'primary.example',
+      required: false,
+      groupId: 'sip:fire-1@primary.example',
+    },
+  ],
+  partners: [],
+  interrogations: [
+    {
+      partner: 'partner.example',
+      answer: {
+        partner: 'partner.example',
+        groups: [
+          {
+            groupId: 'sip:ambulance-1@partner.example',
+            members: [{ mcpttId: 'sip:carol@partner.example', required: true }],
+          },
+        ],
+      },
+    },
+    { partner: 'down.example', unavailable: true, reason: { Error: 'States.Timeout' } },
+  ],
+};
+
+describe('Function: inviteMembers', () => {
+  it('stores legs and token before one batch: registered locals, signed partner legs, unregistered members failed', async () => {
+    const events: string[] = [];
+    const recorded: unknown[] = [];
+    let batch: OriginateRequest | undefined;
+    const registrations: Record<string, Registration[]> = {
+      'sip:alice@primary.example': [
+        { mcpttId: 'sip:alice@primary.example', contact: 'sip:alice@127.0.0.1:6001', expiresAt: 1000 },
+        { mcpttId: 'sip:alice@primary.example', contact: 'sip:alice@127.0.0.1:6002', expiresAt: 2000 },
+      ],
+    };
+    const out = await inviteMembers('token-1', state, {
+      system: 'primary.example',
+      store: {
+        listRegistrations: async (id) => registrations[id] ?? [],
+        getAgreement: async (p) => (p === 'partner.example' ? agreement : undefined),
+      },
+      calls: {
+        addLegs: async (_c, legs) => {
+          events.push(`legs:${legs.map((l) => l.legId).join(',')}`);
+          return legs.length;
+        },
+        setTaskToken: async (_c, t) => {
+          events.push(`token:${t}`);
+        },
+        recordResponse: async (_c, legId, a) => {
+          recorded.push({ legId, ...a });
+          return undefined;
+        },
+      },
+      originate: async (req) => {
+        events.push('originate');
+        batch = req;
+      },
+      reportUrl: 'http://127.0.0.1:8060/edge/leg-results',
+      now: () => Date.now(),
+    });
+    expect(out).toEqual({ invited: 2, unreachable: 1 });
+    expect(events).toEqual([
+      'legs:alice@primary.example,bob@primary.example,carol@partner.example',
+      'token:token-1',
+      'originate',
+    ]);
+    expect(recorded).toEqual([
+      { legId: 'bob@primary.example', state: 'failed', status: 480, reason: 'not registered' },
+    ]);
+    expect(batch?.legs[0]).toEqual({
+      legId: 'alice@primary.example',
+      target: 'sip:alice@primary.example',
+      contact: 'sip:alice@127.0.0.1:6002',
+    });
+    const carol = batch?.legs[1];
+    expect(carol).toMatchObject({
+      legId: 'carol@partner.example',
+      target: 'sip:carol@partner.example',
+      nextHop: 'sip:127.0.0.1:5070',
+    });
+    const headers = Object.fromEntries(carol?.headers ?? []);
+    expect(headers['X-MCPTT-TGI']).toBe('sip:tg@primary.example');
+    // The partner can verify the leg's signature with its copy of the key.
+    const verified = verifySignedRequest({
+      ...legSignatureParts({ member: 'sip:carol@partner.example', tgi: 'sip:tg@primary.example' }),
+      target: 'partner.example',
+      headers,
+      now: Date.now(),
+      lookupKey: () => agreement.key,
+    });
+    expect(verified.sender).toBe('primary.example');
+    expect(batch?.mcpttInfo).toContain('<session-type>prearranged</session-type>');
+    expect(batch?.sdp).toContain('m=application 40000 udp MCPTT');
+  });
+});
