@@ -1,9 +1,16 @@
 /** Functions → Step Functions: task token callbacks (the same SDK calls locally and in AWS). */
-import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import {
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 
 export interface WorkflowClient {
   taskSucceeded(taskToken: string, output: unknown): Promise<void>;
   taskFailed(taskToken: string, error: string, cause: string): Promise<void>;
+  /** Starts a workflow execution named `name` (idempotent per name in Step Functions). */
+  startExecution(stateMachineArn: string, name: string, input: unknown): Promise<string>;
 }
 
 export const createWorkflowClient = (opts: { endpoint?: string } = {}): WorkflowClient => {
@@ -19,6 +26,12 @@ export const createWorkflowClient = (opts: { endpoint?: string } = {}): Workflow
   return {
     async taskSucceeded(taskToken, output) {
       await client.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) }));
+    },
+    async startExecution(stateMachineArn, name, input) {
+      const out = await client.send(
+        new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }),
+      );
+      return out.executionArn ?? '';
     },
     async taskFailed(taskToken, error, cause) {
       await client.send(

@@ -12,7 +12,8 @@ import type { AppDeps } from '../shared/deps.ts';
 export type CallRoute =
   | { action: 'relay'; targets: { contact: string }[] }
   | { action: 'redirect'; status: 302; contact: SipUri; warningCode: number; warning: string }
-  | { action: 'reject'; status: number; reason: string; warningCode?: number; warning?: string };
+  | { action: 'reject'; status: number; reason: string; warningCode?: number; warning?: string }
+  | { action: 'hold'; heldId: string; timeoutMs?: number };
 
 export const routeCall = async (
   call: { caller: SipUri; target: SipUri },

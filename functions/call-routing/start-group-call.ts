@@ -1,0 +1,74 @@
+/**
+ * An INVITE to one of our temporary groups (ARCHITECTURE.md step 1; TS 23.379 step 1): the caller
+ * must be an affiliated member of a constituent group (else 403 with Warning 116/120; unknown TGI
+ * 404); a retransmitted INVITE (same SIP Call-ID) never starts a second call; the workflow is
+ * started and the edge holds the INVITE until the workflow's final response.
+ */
+import { randomUUID } from 'node:crypto';
+import type { CallStore } from '#adapters/dynamo/call-store.ts';
+import type { Store } from '#adapters/dynamo/store.ts';
+import { authorizeGroupCall } from '#core/group-call-authorization.ts';
+import type { EpochMs, SipUri } from '#core/model.ts';
+import type { CallRoute } from './route-call.ts';
+
+export interface StartGroupCallDeps {
+  store: Pick<Store, 'getTemporaryGroup' | 'groupsOfUser' | 'affiliationsOfUser'>;
+  calls: Pick<CallStore, 'claimSipCallId' | 'createCall'>;
+  startExecution(name: string, input: unknown): Promise<unknown>;
+  now: () => EpochMs;
+  /** How long the edge holds the INVITE for the workflow's answer. */
+  holdTimeoutMs: number;
+}
+
+export const startGroupCall = async (
+  call: { caller: SipUri; tgi: SipUri; sipCallId: string },
+  deps: StartGroupCallDeps,
+): Promise<CallRoute> => {
+  const now = deps.now();
+  const [temporaryGroup, callerGroups, affiliations] = await Promise.all([
+    deps.store.getTemporaryGroup(call.tgi, now),
+    deps.store.groupsOfUser(call.caller),
+    deps.store.affiliationsOfUser(call.caller),
+  ]);
+  const verdict = authorizeGroupCall({
+    caller: call.caller,
+    tgi: call.tgi,
+    temporaryGroup,
+    callerGroups,
+    callerAffiliations: affiliations.filter((a) => a.expiresAt > now).map((a) => a.groupId),
+  });
+  if (!verdict.ok) {
+    return {
+      action: 'reject',
+      status: verdict.status,
+      reason: verdict.status === 404 ? 'Not Found' : 'Forbidden',
+      ...(verdict.warningCode ? { warningCode: verdict.warningCode, warning: verdict.reason } : {}),
+    };
+  }
+  const claim = await deps.calls.claimSipCallId(call.sipCallId, randomUUID(), now);
+  if (!claim.created) {
+    // The same SIP Call-ID already started a call: never a second one (TS 24.379 Warning 123).
+    return {
+      action: 'reject',
+      status: 491,
+      reason: 'Request Pending',
+      warningCode: 123,
+      warning: 'MCPTT session already exists',
+    };
+  }
+  await deps.calls.createCall({
+    callId: claim.callId,
+    sipCallId: call.sipCallId,
+    tgi: call.tgi,
+    caller: call.caller,
+    createdAt: now,
+    status: 'setting-up',
+  });
+  await deps.startExecution(claim.callId, {
+    callId: claim.callId,
+    tgi: call.tgi,
+    caller: call.caller,
+    startedAt: now,
+  });
+  return { action: 'hold', heldId: claim.callId, timeoutMs: deps.holdTimeoutMs };
+};
