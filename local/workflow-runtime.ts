@@ -1,0 +1,64 @@
+/**
+ * The call setup workflow of one local system, as in AWS: the state machine the stack defines
+ * (lib/call-setup-asl.ts) on the local Step Functions service, its interrogation queue on local SQS
+ * (with a dead-letter queue), and a long-poll loop delivering SQS events to the interrogator, like an
+ * event source mapping. The workflow's Lambda tasks are the given handlers.
+ */
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { callSetupAsl } from '../lib/call-setup-asl.ts';
+import type { CallSetupWorkflowFunctions } from '../lib/call-setup-workflow.ts';
+import { createQueue, startLocalSqs } from './sqs.ts';
+import { type SqsBatchHandler, startSqsPoller } from './sqs-poller.ts';
+import { type LocalLambdaHandler, startLocalStepFunctions } from './stepfunctions.ts';
+
+export interface WorkflowRuntime {
+  /** Step Functions endpoint for @aws-sdk/client-sfn (StartExecution, SendTaskSuccess, …). */
+  sfnEndpoint: string;
+  stateMachineArn: string;
+  stop(): Promise<void>;
+}
+
+export const startWorkflowRuntime = async (opts: {
+  name: string;
+  tasks: Record<keyof CallSetupWorkflowFunctions, LocalLambdaHandler>;
+  interrogator: SqsBatchHandler;
+  partnerTimeoutSeconds?: number;
+}): Promise<WorkflowRuntime> => {
+  const { asl, functionNames, queueName } = callSetupAsl(
+    opts.partnerTimeoutSeconds ? { partnerTimeoutSeconds: opts.partnerTimeoutSeconds } : {},
+  );
+  const sqs = await startLocalSqs();
+  const client = new SQSClient({
+    endpoint: sqs.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  const queue = await createQueue(client, queueName, {
+    dlq: { name: `${queueName}-dlq`, maxReceiveCount: 3 },
+  });
+  const lambdas: Record<string, LocalLambdaHandler> = {};
+  for (const [k, fnName] of Object.entries(functionNames) as [keyof CallSetupWorkflowFunctions, string][]) {
+    lambdas[fnName] = opts.tasks[k];
+  }
+  const sfn = await startLocalStepFunctions({ sqs: client, lambdas });
+  const stateMachineArn = sfn.createStateMachine(
+    `call-setup-${opts.name.replace(/[^A-Za-z0-9-]/g, '-')}`,
+    asl,
+  );
+  const poller = startSqsPoller({
+    client,
+    queueUrl: queue.queueUrl,
+    queueArn: queue.queueArn,
+    handler: opts.interrogator,
+  });
+  return {
+    sfnEndpoint: sfn.endpoint,
+    stateMachineArn,
+    async stop() {
+      await poller.stop();
+      await sfn.close();
+      client.destroy();
+      await sqs.close();
+    },
+  };
+};
