@@ -28,7 +28,8 @@ export type FunctionName =
   | 'partner-api'
   | 'registration'
   | 'affiliation'
-  | 'call-routing';
+  | 'call-routing'
+  | 'member-response';
 
 /**
  * How a route is authenticated.
@@ -73,6 +74,11 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     'Where an INVITE arriving at the edge goes: a registered user, a redirection, or a refusal',
     'read',
   ),
+  fn(
+    'member-response',
+    'Call setup: records the final answers of invited members (leg reports of the edge) and completes the wait',
+    'read-write',
+  ),
 ];
 
 export const ROUTES: readonly RouteSpec[] = [
@@ -116,6 +122,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: '/edge/affiliations', fn: 'affiliation', auth: 'edge' },
   { method: 'GET', path: '/edge/affiliations/{mcpttId}', fn: 'affiliation', auth: 'edge' },
   { method: 'POST', path: '/edge/calls', fn: 'call-routing', auth: 'edge' },
+  { method: 'POST', path: '/edge/leg-results', fn: 'member-response', auth: 'edge' },
 ];
 
 /** API Gateway v2 route key, e.g. `POST /regroups`. */
@@ -136,4 +143,6 @@ export const ENV = {
   edgeControlToken: 'EDGE_CONTROL_TOKEN',
   /** Timeout of one partner API call, milliseconds. */
   partnerTimeoutMs: 'PARTNER_TIMEOUT_MS',
+  /** Local only: Step Functions endpoint (the local workflow runtime) for task token callbacks. */
+  sfnEndpoint: 'SFN_ENDPOINT',
 } as const;

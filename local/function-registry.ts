@@ -9,6 +9,7 @@ import * as auth from '#functions/auth/handler.ts';
 import * as callRouting from '#functions/call-routing/handler.ts';
 import * as groups from '#functions/groups/handler.ts';
 import * as health from '#functions/health/handler.ts';
+import * as memberResponse from '#functions/member-response/handler.ts';
 import * as partnerApi from '#functions/partner-api/handler.ts';
 import * as registration from '#functions/registration/handler.ts';
 import * as regroups from '#functions/regroups/handler.ts';
@@ -30,4 +31,5 @@ export const FUNCTION_BUILDERS: Record<FunctionName, Builder> = {
   registration: registration.buildHandler,
   affiliation: affiliation.buildHandler,
   'call-routing': callRouting.buildHandler,
+  'member-response': memberResponse.buildHandler,
 };

@@ -20,7 +20,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { LegCounts, LegState } from '#core/commencement-policy.ts';
-import type { EpochMs, SipUri, SystemDomain } from '#core/model.ts';
+import type { CallPolicy, EpochMs, SipUri, SystemDomain } from '#core/model.ts';
 import { ttlOf } from './keys.ts';
 
 const isConditionFailure = (e: unknown): boolean =>
@@ -37,6 +37,8 @@ export interface CallRecord {
   /** Set once, by the write that first made the commencement decision. */
   decided?: boolean;
   taskToken?: string;
+  /** The temporary group's call policy, which the member-response function decides on. */
+  policy?: CallPolicy;
   counters: Omit<LegCounts, 'pending' | 'requiredPending'>;
 }
 
@@ -264,6 +266,20 @@ export class CallStore {
         UpdateExpression: 'SET taskToken = :t',
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeValues: { ':t': taskToken },
+      }),
+    );
+  }
+
+  /** Stores the call policy the commencement decision is taken on. */
+  async setPolicy(callId: string, policy: CallPolicy): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: `CALL#${callId}`, sk: 'META' },
+        UpdateExpression: 'SET #p = :p',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#p': 'policy' },
+        ExpressionAttributeValues: { ':p': policy },
       }),
     );
   }

@@ -3,11 +3,13 @@
  * environment (lib/routes.ts ENV names). The local runtime builds the same thing from a
  * system's local environment, so local and AWS share one code path.
  */
+import { CallStore } from '#adapters/dynamo/call-store.ts';
 import { createDocumentClient } from '#adapters/dynamo/clients.ts';
 import { Store } from '#adapters/dynamo/store.ts';
 import { createEdgeControlClient, type EdgeControl } from '#adapters/edge-control-client.ts';
 import { createHttpPartnerClient, type PartnerClient } from '#adapters/partner-client.ts';
 import { readSecret } from '#adapters/secrets.ts';
+import { createWorkflowClient, type WorkflowClient } from '#adapters/workflow-client.ts';
 import { normalizeDomain } from '#core/ids.ts';
 import type { EpochMs, SystemDomain } from '#core/model.ts';
 import { ENV } from '../../lib/routes.ts';
@@ -21,6 +23,10 @@ export interface AppDeps {
   now: () => EpochMs;
   /** The system's SIP edge (control API), when one is configured. */
   edge?: EdgeControl;
+  /** Calls and call legs of the call setup workflow (same table). */
+  calls?: CallStore;
+  /** Task token callbacks to the call setup workflow. */
+  workflow?: WorkflowClient;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -41,10 +47,14 @@ export const depsFromEnv = async (env: Env = process.env): Promise<AppDeps> => {
   const now = Date.now;
   const edgeUrl = env[ENV.edgeControlUrl];
   const edgeToken = env[ENV.edgeControlToken];
+  const doc = createDocumentClient(env[ENV.dynamodbEndpoint]);
+  const sfnEndpoint = env[ENV.sfnEndpoint];
   return {
     ...(edgeUrl && edgeToken ? { edge: createEdgeControlClient({ url: edgeUrl, token: edgeToken }) } : {}),
     system,
-    store: new Store(createDocumentClient(env[ENV.dynamodbEndpoint]), tableName),
+    store: new Store(doc, tableName),
+    calls: new CallStore(doc, tableName),
+    workflow: createWorkflowClient(sfnEndpoint ? { endpoint: sfnEndpoint } : {}),
     tokens: createTokenService({ system, secret, now }),
     partners: createHttpPartnerClient({ system, timeoutMs, now }),
     now,

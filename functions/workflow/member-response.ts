@@ -1,0 +1,83 @@
+/**
+ * Member responses of the call setup (ARCHITECTURE.md step 5; TS 23.379 step 5; TS 24.379
+ * §10.1.1.4.2): the edge reports each invited member's final answer (edge/control-api.ts leg report
+ * `{ callId, legId, target, status, reason, warning?, body? }`). The answer moves the leg out of
+ * `pending` once (CallStore.recordResponse: a duplicated report counts once), the commencement policy is
+ * evaluated on the call's counters, and when it decides (`proceed` or `abandon`) the one writer that
+ * wins `claimDecision` completes the workflow's AwaitResponses task with `{ decision }`.
+ *
+ * Answer → leg state: 2xx accepted; 480 / 486 / 487 / 603 (and a reason phrase saying "decline")
+ * declined; any other final status failed.
+ */
+import { z } from 'zod';
+import type { CallStore } from '#adapters/dynamo/call-store.ts';
+import { legCountsOf } from '#adapters/dynamo/call-store.ts';
+import type { WorkflowClient } from '#adapters/workflow-client.ts';
+import {
+  type CommencementDecision,
+  evaluateCommencementCounts,
+  type LegState,
+} from '#core/commencement-policy.ts';
+
+/** The leg report the edge POSTs to its `reportUrl` (extra outcome fields are ignored). */
+export const LegReport = z.object({
+  callId: z.string().min(1).max(256),
+  legId: z.string().min(1).max(128),
+  target: z.string().max(512).optional(),
+  status: z.number().int().min(200).max(699),
+  reason: z.string().max(256).optional(),
+  warning: z.string().max(2048).optional(),
+  body: z.string().optional(),
+});
+export type LegReport = z.infer<typeof LegReport>;
+
+/** Final statuses that mean the member (or its UA) declined the invitation. */
+export const DECLINE_STATUSES: ReadonlySet<number> = new Set([480, 486, 487, 603]);
+
+/** The leg state of a final SIP answer. */
+export const legStateOf = (status: number, reason?: string): Exclude<LegState, 'pending'> => {
+  if (status >= 200 && status < 300) return 'accepted';
+  if (DECLINE_STATUSES.has(status) || /\bdecline/i.test(reason ?? '')) return 'declined';
+  return 'failed';
+};
+
+export interface MemberResponseDeps {
+  calls: Pick<CallStore, 'recordResponse' | 'getCall' | 'claimDecision'>;
+  workflow: Pick<WorkflowClient, 'taskSucceeded'>;
+}
+
+export interface MemberResponseResult {
+  /** False for a duplicated report or an unknown leg: nothing changed. */
+  counted: boolean;
+  state?: Exclude<LegState, 'pending'>;
+  /** The commencement decision after this answer (when counted and the call has a policy). */
+  decision?: CommencementDecision['decision'];
+  /** True when this report completed the workflow's wait. */
+  completed?: boolean;
+}
+
+/** Records one leg report and, when it decides the commencement, completes the wait (once). */
+export const recordMemberResponse = async (
+  report: LegReport,
+  deps: MemberResponseDeps,
+): Promise<MemberResponseResult> => {
+  const state = legStateOf(report.status, report.reason);
+  const answer = {
+    state,
+    status: report.status,
+    ...(report.reason !== undefined ? { reason: report.reason } : {}),
+  };
+  const counters = await deps.calls.recordResponse(report.callId, report.legId, answer);
+  if (counters === undefined) return { counted: false };
+  const call = await deps.calls.getCall(report.callId);
+  if (call?.policy === undefined) return { counted: true, state };
+  const decision = evaluateCommencementCounts(call.policy, legCountsOf(counters), { timerExpired: false });
+  if (decision.decision === 'wait' || call.taskToken === undefined) {
+    return { counted: true, state, decision: decision.decision };
+  }
+  if (!(await deps.calls.claimDecision(report.callId))) {
+    return { counted: true, state, decision: decision.decision, completed: false };
+  }
+  await deps.workflow.taskSucceeded(call.taskToken, { decision });
+  return { counted: true, state, decision: decision.decision, completed: true };
+};
