@@ -53,3 +53,22 @@ export const originateLegs = async (
   if (res.status !== 202) throw new Error(`edge control API answered ${res.status}: ${await res.text()}`);
   return (await res.json()) as { legs: { legId: string; sipCallId?: string }[] };
 };
+
+/** The final response of a held INVITE, CANCEL and BYE of legs (edge/control-api.ts). */
+export const createCallControl = (opts: { url: string; token: string; timeoutMs?: number }) => {
+  const post = async (path: string, body?: unknown) => {
+    const res = await fetch(`${opts.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 5000),
+    });
+    if (!res.ok) throw new Error(`edge control API ${path} answered ${res.status}: ${await res.text()}`);
+  };
+  const q = (callId: string) => `?callId=${encodeURIComponent(callId)}`;
+  return {
+    held: (callId: string, final: unknown) => post(`/v1/held/${encodeURIComponent(callId)}/final`, final),
+    cancelLeg: (callId: string, legId: string) => post(`/v1/legs/${encodeURIComponent(legId)}/cancel${q(callId)}`),
+    byeLeg: (callId: string, legId: string) => post(`/v1/legs/${encodeURIComponent(legId)}/bye${q(callId)}`),
+  };
+};

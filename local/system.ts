@@ -10,12 +10,14 @@ import { type ControlApi, startControlApi } from '../edge/control-api.ts';
 import { createFunctionsClient } from '../edge/functions-client.ts';
 import { type SipEdge, startSipEdge } from '../edge/sip-edge.ts';
 import { ENV, FUNCTIONS, ROUTES } from '../lib/routes.ts';
+import { startCallSetupWorkflow } from './call-setup-workflow.ts';
 import type { ResolvedSystemConfig } from './config.ts';
 import { ensureTable, startDynalite } from './dynalite.ts';
 import { createDynamoClients } from './dynamo-clients.ts';
 import { FUNCTION_BUILDERS } from './function-registry.ts';
 import { startLocalHttpApi } from './http-api.ts';
 import { seedSystem } from './seed.ts';
+import type { WorkflowRuntime } from './workflow-runtime.ts';
 
 export const LOCAL_TABLE_NAME = 'mcptt';
 
@@ -109,6 +111,15 @@ export const startSystem = async (
     }
     // The functions reach the edge through its control API, as they do in AWS.
     deps.edge = createEdgeControlClient({ url: control.url, token: cfg.edgeToken });
+    let workflow: WorkflowRuntime;
+    try {
+      workflow = await startCallSetupWorkflow(cfg, deps, { apiUrl: api.url, controlUrl: control.url });
+    } catch (e) {
+      await control.close();
+      await edge.stop();
+      await api.close();
+      throw e;
+    }
     return {
       domain: cfg.domain,
       url: api.url,
@@ -119,6 +130,7 @@ export const startSystem = async (
       dataPath,
       deps,
       async stop() {
+        await workflow.stop();
         await control.close();
         await edge.stop();
         await api.close();

@@ -6,7 +6,7 @@
  */
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { callSetupAsl } from '../lib/call-setup-asl.ts';
-import type { CallSetupWorkflowFunctions } from '../lib/call-setup-workflow.ts';
+import type { AslDefinition, CallSetupWorkflowFunctions } from '../lib/call-setup-workflow.ts';
 import { createQueue, startLocalSqs } from './sqs.ts';
 import { type SqsBatchHandler, startSqsPoller } from './sqs-poller.ts';
 import { type LocalLambdaHandler, startLocalStepFunctions } from './stepfunctions.ts';
@@ -17,6 +17,30 @@ export interface WorkflowRuntime {
   stateMachineArn: string;
   stop(): Promise<void>;
 }
+
+/**
+ * aws-local-stepfunctions resolves `TimeoutSecondsPath` against the task's effective input (after
+ * Parameters), Step Functions against the state's input. For tasks that pass the whole state as
+ * `Payload.input` (AwaitResponses), the path is re-rooted there so both resolve the same value.
+ */
+export const rerootTimeoutPaths = (asl: AslDefinition): AslDefinition => {
+  const visit = (states: Record<string, Record<string, unknown>>) => {
+    for (const state of Object.values(states)) {
+      const params = state.Parameters as { Payload?: Record<string, unknown> } | undefined;
+      const path = state.TimeoutSecondsPath;
+      if (typeof path === 'string' && path.startsWith('$.') && params?.Payload?.['input.$'] === '$') {
+        state.TimeoutSecondsPath = `$.Payload.input.${path.slice(2)}`;
+      }
+      const nested = (state.ItemProcessor ?? state.Iterator) as
+        | { States?: Record<string, Record<string, unknown>> }
+        | undefined;
+      if (nested?.States) visit(nested.States);
+    }
+  };
+  const copy = JSON.parse(JSON.stringify(asl)) as AslDefinition;
+  visit(copy.States as unknown as Record<string, Record<string, unknown>>);
+  return copy;
+};
 
 export const startWorkflowRuntime = async (opts: {
   name: string;
@@ -43,7 +67,7 @@ export const startWorkflowRuntime = async (opts: {
   const sfn = await startLocalStepFunctions({ sqs: client, lambdas });
   const stateMachineArn = sfn.createStateMachine(
     `call-setup-${opts.name.replace(/[^A-Za-z0-9-]/g, '-')}`,
-    asl,
+    rerootTimeoutPaths(asl),
   );
   const poller = startSqsPoller({
     client,

@@ -5,6 +5,7 @@ import { type AppDeps, depsFromEnv } from '../shared/deps.ts';
 import { httpFunction, once } from '../shared/http-function.ts';
 import { authorizePartnerLeg } from './authorize-partner-leg.ts';
 import { routeCall } from './route-call.ts';
+import { startGroupCall } from './start-group-call.ts';
 
 const CallRequest = z.strictObject({
   /** The authenticated caller (digest), or the From URI of a partner leg. */
@@ -44,6 +45,29 @@ export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromE
         }
         if (input.partnerLeg) {
           return { status: 200, body: await authorizePartnerLeg({ target, ...input.partnerLeg }, deps) };
+        }
+        // A call to one of our temporary groups starts the call setup workflow (TS 23.379).
+        if (
+          deps.callSetup &&
+          deps.calls &&
+          deps.workflow &&
+          (await deps.store.getTemporaryGroup(target, deps.now()))
+        ) {
+          const { workflow, calls, callSetup } = deps;
+          return {
+            status: 200,
+            body: await startGroupCall(
+              { caller, tgi: target, sipCallId: input.callId },
+              {
+                store: deps.store,
+                calls,
+                startExecution: (name, execInput) =>
+                  workflow.startExecution(callSetup.stateMachineArn, name, execInput),
+                now: deps.now,
+                holdTimeoutMs: callSetup.holdTimeoutMs,
+              },
+            ),
+          };
         }
         return { status: 200, body: await routeCall({ caller, target }, deps) };
       },

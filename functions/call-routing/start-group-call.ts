@@ -9,6 +9,7 @@ import type { CallStore } from '#adapters/dynamo/call-store.ts';
 import type { Store } from '#adapters/dynamo/store.ts';
 import { authorizeGroupCall } from '#core/group-call-authorization.ts';
 import type { EpochMs, SipUri } from '#core/model.ts';
+import { WARNING_TEXT } from '#core/warning-codes.ts';
 import type { CallRoute } from './route-call.ts';
 
 export interface StartGroupCallDeps {
@@ -42,7 +43,9 @@ export const startGroupCall = async (
       action: 'reject',
       status: verdict.status,
       reason: verdict.status === 404 ? 'Not Found' : 'Forbidden',
-      ...(verdict.warningCode ? { warningCode: verdict.warningCode, warning: verdict.reason } : {}),
+      ...(verdict.warningCode
+        ? { warningCode: verdict.warningCode, warning: WARNING_TEXT[verdict.warningCode] }
+        : {}),
     };
   }
   const claim = await deps.calls.claimSipCallId(call.sipCallId, randomUUID(), now);
@@ -63,6 +66,8 @@ export const startGroupCall = async (
     caller: call.caller,
     createdAt: now,
     status: 'setting-up',
+    // The member-response function decides on these policies (TS 24.481 commencement).
+    ...(temporaryGroup ? { policy: temporaryGroup.policy } : {}),
   });
   await deps.startExecution(claim.callId, {
     callId: claim.callId,

@@ -20,7 +20,7 @@ export interface InterrogationTask {
 
 export interface InterrogatorDeps {
   partners: PartnerClient;
-  workflow: WorkflowClient;
+  workflow: Pick<WorkflowClient, 'taskSucceeded' | 'taskFailed'>;
   agreement(partner: SystemDomain): Promise<PartnerAgreement | undefined>;
 }
 

@@ -27,6 +27,8 @@ export interface AppDeps {
   calls?: CallStore;
   /** Task token callbacks to the call setup workflow. */
   workflow?: WorkflowClient;
+  /** The call setup workflow: its state machine and how long the edge holds an INVITE for it. */
+  callSetup?: { stateMachineArn: string; holdTimeoutMs: number };
 }
 
 export type Env = Record<string, string | undefined>;

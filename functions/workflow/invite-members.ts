@@ -73,7 +73,8 @@ export const inviteMembers = async (taskToken: string, state: InviteState, deps:
       }
     }
   }
-  const all = [...state.localMembers, ...partnerMembers];
+  // The initiator is in the call already: every other affiliated member is invited, once.
+  const all = [...state.localMembers, ...partnerMembers].filter((m) => m.mcpttId !== state.caller);
   const unique = new Map(all.map((m) => [m.mcpttId, m]));
   // 1. Legs first (a response can never find no leg), then the token (no response can find no token).
   await deps.calls.addLegs(

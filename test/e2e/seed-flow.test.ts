@@ -1,0 +1,120 @@
+/**
+ * The seed flow over real SIP on loopback, two local systems (TS 23.379, group call on a temporary
+ * group formed by group regroup, multiple MCPTT systems): members register with digest and affiliate
+ * with PUBLISH; the dispatcher regroups fire-1 (primary) and ambulance-1 (partner); alice calls the
+ * TGI; every affiliated member of both systems gets exactly one INVITE; alice gets 200 only after the
+ * invitations are answered, with the call setup complete result listing the counts per system.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCallSetupResultXml } from '#core/call-setup-result.ts';
+import type { LocalSystems } from '#local/systems.ts';
+import { callIdOf } from '../../sip/message/accessors.ts';
+import { parseMultipart } from '../../sip/message/multipart.ts';
+import type { SipResponse } from '../../sip/message/types.ts';
+import { call, login, startDemo } from '../support/local-systems.ts';
+import { SipUa } from '../support/sip-ua.ts';
+
+describe('Feature: group call on a temporary group across two systems (seed flow)', () => {
+  let local: LocalSystems;
+  const uas: SipUa[] = [];
+  let alice: SipUa;
+  let dispatcher: SipUa;
+  let carol: SipUa;
+  let dave: SipUa;
+
+  const ua = async (user: string, domain: string) => {
+    const u = await SipUa.start({ user, password: `${user}-pass`, domain, edge: local.get(domain).edge });
+    uas.push(u);
+    return u;
+  };
+  const online = async (u: SipUa, groups: string[]) => {
+    expect((await u.request(u.register({ expires: 600 }))).response.status).toBe(200);
+    expect((await u.request(u.publish({ groups }))).response.status).toBe(200);
+  };
+
+  beforeAll(async () => {
+    local = await startDemo();
+    alice = await ua('alice', 'primary.example');
+    dispatcher = await ua('dispatcher', 'primary.example');
+    carol = await ua('carol', 'partner.example');
+    dave = await ua('dave', 'partner.example');
+    await online(alice, ['sip:fire-1@primary.example']);
+    await online(dispatcher, ['sip:fire-1@primary.example']);
+    await online(carol, ['sip:ambulance-1@partner.example']);
+    await online(dave, ['sip:ambulance-2@partner.example']);
+    const primary = local.get('primary.example').url;
+    const token = await login(primary, 'dispatcher', 'dispatcher-pass');
+    const created = await call(primary, 'POST', '/regroups', {
+      token,
+      body: { constituents: ['fire-1', 'ambulance-1@partner.example'], name: 'seed' },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    // The regroup notices (SIP MESSAGE) reached the affiliated members; answered by the UAs.
+    await dispatcher.drain(300);
+    await carol.drain(50);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.allSettled(uas.map((u) => u.close()));
+    await local?.stop();
+  });
+
+  it('a. alice calls the TGI: every affiliated member of both systems invited once, 200 after the answers, result per system', async () => {
+    dispatcher.answerCalls('answer', 50);
+    carol.answerCalls('answer', 80);
+    dave.answerCalls('answer');
+    const started = Date.now();
+    const { exchange } = await alice.start(alice.invite('sip:seed@primary.example'));
+    const final: SipResponse = await exchange.final(15_000);
+    const setupMs = Date.now() - started;
+    expect(final.status, final.reason).toBe(200);
+    await alice.send(alice.ack(exchange.request, final));
+
+    // Exactly one INVITE to each affiliated member of each constituent group; none to dave.
+    const dispatcherInvite = await dispatcher.takeRequest('INVITE');
+    const carolInvite = await carol.takeRequest('INVITE');
+    expect(dispatcherInvite.headers.get('To')).toContain('sip:dispatcher@primary.example');
+    expect(carolInvite.headers.get('To')).toContain('sip:carol@partner.example');
+    expect(carolInvite.body.toString()).toContain('<mcptt-calling-group-id');
+    const extra = [
+      ...(await dispatcher.drain(300)),
+      ...(await carol.drain(10)),
+      ...(await dave.drain(10)),
+    ].filter((m) => m.message.kind === 'request' && m.message.method === 'INVITE');
+    expect(extra).toHaveLength(0);
+    expect(dispatcher.calls.get(callIdOf(dispatcherInvite))?.acked).toBe(true);
+
+    // The 200 came only after both members answered (they answer after 50 and 80 ms).
+    expect(setupMs).toBeGreaterThanOrEqual(80);
+    const parts = parseMultipart(final.body, final.headers.get('Content-Type') ?? '');
+    const resultPart = parts.find((p) =>
+      p.headers.some(([n, v]) => n.toLowerCase() === 'content-type' && v.includes('call-setup-result')),
+    );
+    expect(resultPart).toBeDefined();
+    const result = parseCallSetupResultXml(resultPart?.body.toString() ?? '');
+    expect(result.outcome).toBe('success');
+    expect(result.systems).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ system: 'primary.example', invited: 1, accepted: 1 }),
+        expect.objectContaining({ system: 'partner.example', invited: 1, accepted: 1 }),
+      ]),
+    );
+    console.log(`seed flow: INVITE → 200 in ${setupMs} ms; ${JSON.stringify(result.systems)}`);
+  }, 30_000);
+
+  it('e. a caller who is not affiliated gets 403 Warning 120; an unknown TGI gets 404', async () => {
+    const bob = await ua('bob', 'primary.example');
+    // bob is a member of police-1, not of a constituent: 403 Warning 116.
+    const notMember = await bob.request(bob.invite('sip:seed@primary.example'));
+    expect(notMember.response.status).toBe(403);
+    expect(notMember.response.headers.get('Warning')).toMatch(/"116 /);
+    // alice withdraws her affiliation (an empty PIDF de-affiliates): 403 Warning 120.
+    expect((await alice.request(alice.publish({ groups: [] }))).response.status).toBe(200);
+    const notAffiliated = await alice.request(alice.invite('sip:seed@primary.example'));
+    expect(notAffiliated.response.status).toBe(403);
+    expect(notAffiliated.response.headers.get('Warning')).toMatch(
+      /"120 user is not affiliated to this group"/,
+    );
+    const unknown = await alice.request(alice.invite('sip:no-such-group@primary.example'));
+    expect(unknown.response.status).toBe(404);
+  }, 30_000);
+});
