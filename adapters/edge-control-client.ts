@@ -68,7 +68,8 @@ export const createCallControl = (opts: { url: string; token: string; timeoutMs?
   const q = (callId: string) => `?callId=${encodeURIComponent(callId)}`;
   return {
     held: (callId: string, final: unknown) => post(`/v1/held/${encodeURIComponent(callId)}/final`, final),
-    cancelLeg: (callId: string, legId: string) => post(`/v1/legs/${encodeURIComponent(legId)}/cancel${q(callId)}`),
+    cancelLeg: (callId: string, legId: string) =>
+      post(`/v1/legs/${encodeURIComponent(legId)}/cancel${q(callId)}`),
     byeLeg: (callId: string, legId: string) => post(`/v1/legs/${encodeURIComponent(legId)}/bye${q(callId)}`),
   };
 };
