@@ -69,7 +69,8 @@ describe('Feature: group call on a temporary group across two systems (seed flow
     expect(final.status, final.reason).toBe(200);
     await alice.send(alice.ack(exchange.request, final));
 
-    // Exactly one INVITE to each affiliated member of each constituent group; none to dave.
+    // Exactly one INVITE to each affiliated member of each constituent group; none to dave (not
+    // regrouped) nor to alice (the initiator, though an affiliated member of fire-1).
     const dispatcherInvite = await dispatcher.takeRequest('INVITE');
     const carolInvite = await carol.takeRequest('INVITE');
     expect(dispatcherInvite.headers.get('To')).toContain('sip:dispatcher@primary.example');

@@ -19,7 +19,7 @@ const agreement: PartnerAgreement = {
 const state: InviteState = {
   callId: 'call-1',
   tgi: 'sip:tg@primary.example',
-  caller: 'sip:alice@primary.example',
+  caller: 'sip:dispatcher@primary.example',
   policy: DEFAULT_CALL_POLICY,
   acknowledgementTimeoutSeconds: 5,
   localMembers: [
