@@ -9,6 +9,8 @@ export interface EdgeControl {
     body: string;
     targets: { target: string; contact?: string }[];
   }): Promise<{ sent: number; skipped: number }>;
+  cancelLeg?(callId: string, legId: string): Promise<void>;
+  byeLeg?(callId: string, legId: string): Promise<void>;
 }
 
 export const createEdgeControlClient = (opts: {
@@ -26,6 +28,8 @@ export const createEdgeControlClient = (opts: {
     if (!res.ok) throw new Error(`edge control API answered ${res.status}: ${await res.text()}`);
     return (await res.json()) as { sent: number; skipped: number };
   },
+  cancelLeg: (callId, legId) => createCallControl(opts).cancelLeg(callId, legId),
+  byeLeg: (callId, legId) => createCallControl(opts).byeLeg(callId, legId),
 });
 
 /** One batch of outgoing legs (edge/control-api.ts `POST /v1/legs`). */

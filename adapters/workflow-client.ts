@@ -4,6 +4,7 @@ import {
   SendTaskSuccessCommand,
   SFNClient,
   StartExecutionCommand,
+  StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 
 export interface WorkflowClient {
@@ -11,6 +12,8 @@ export interface WorkflowClient {
   taskFailed(taskToken: string, error: string, cause: string): Promise<void>;
   /** Starts a workflow execution named `name` (idempotent per name in Step Functions). */
   startExecution(stateMachineArn: string, name: string, input: unknown): Promise<string>;
+  /** Stops the execution named `name` of that state machine. */
+  stopExecution(stateMachineArn: string, name: string, cause: string): Promise<void>;
 }
 
 export const createWorkflowClient = (opts: { endpoint?: string } = {}): WorkflowClient => {
@@ -32,6 +35,10 @@ export const createWorkflowClient = (opts: { endpoint?: string } = {}): Workflow
         new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }),
       );
       return out.executionArn ?? '';
+    },
+    async stopExecution(stateMachineArn, name, cause) {
+      const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+      await client.send(new StopExecutionCommand({ executionArn, error: 'CallCancelled', cause }));
     },
     async taskFailed(taskToken, error, cause) {
       await client.send(

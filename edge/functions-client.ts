@@ -120,6 +120,10 @@ export const createFunctionsClient = (opts: FunctionsClientOptions) => {
         json: { caller, target, callId, ...(partnerLeg ? { partnerLeg } : {}) },
       });
     },
+    /** The caller cancelled a held group call INVITE (RFC 3261 §9.2). */
+    cancelCall(callId: string) {
+      return request<unknown>('POST', '/edge/calls/cancel', { json: { callId } });
+    },
     publishAffiliation(assertedIdentity: string, pidf: string) {
       return request<{ mcpttId: string; clientId: string; affiliations: AffiliationOutcome[] }>(
         'POST',

@@ -286,6 +286,16 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
         const call = invite ? calls.get(callIdOf(invite.request)) : undefined;
         tl.answerCancel(tx, { reply487: !call });
         call?.onInboundCancel();
+        // A group call held for the workflow: the functions stop it and release the members' legs.
+        for (const [heldId, h] of held) {
+          if (invite && h.tx === invite) {
+            held.delete(heldId);
+            clearTimeout(h.timer);
+            opts.functions
+              .cancelCall(heldId)
+              .catch((e: unknown) => log(`cancel of ${heldId} not delivered: ${String(e)}`));
+          }
+        }
         return undefined;
       }
       case 'BYE': {

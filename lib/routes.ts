@@ -122,6 +122,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: '/edge/affiliations', fn: 'affiliation', auth: 'edge' },
   { method: 'GET', path: '/edge/affiliations/{mcpttId}', fn: 'affiliation', auth: 'edge' },
   { method: 'POST', path: '/edge/calls', fn: 'call-routing', auth: 'edge' },
+  { method: 'POST', path: '/edge/calls/cancel', fn: 'call-routing', auth: 'edge' },
   { method: 'POST', path: '/edge/leg-results', fn: 'member-response', auth: 'edge' },
 ];
 

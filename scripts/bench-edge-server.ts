@@ -44,6 +44,7 @@ const functions: FunctionsClient = {
   bindings: notUsed('bindings'),
   routeCall: async () => ({ action: 'answer', sdp: SDP }),
   publishAffiliation: notUsed('publishAffiliation'),
+  cancelCall: notUsed('cancelCall'),
 };
 
 const diagnostics: string[] = [];

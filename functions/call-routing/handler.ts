@@ -4,6 +4,7 @@ import { domainOf, tryNormalizeSipUri } from '#core/ids.ts';
 import { type AppDeps, depsFromEnv } from '../shared/deps.ts';
 import { httpFunction, once } from '../shared/http-function.ts';
 import { authorizePartnerLeg } from './authorize-partner-leg.ts';
+import { cancelGroupCall } from './cancel-group-call.ts';
 import { routeCall } from './route-call.ts';
 import { startGroupCall } from './start-group-call.ts';
 
@@ -25,6 +26,20 @@ const CallRequest = z.strictObject({
 export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromEnv())) =>
   httpFunction<AppDeps>(
     {
+      'POST /edge/calls/cancel': async ({ body, deps }) => {
+        const { callId } = body(z.strictObject({ callId: z.string().min(1).max(256) }));
+        if (!deps.calls || !deps.workflow || !deps.callSetup)
+          return { status: 200, body: { cancelled: false } };
+        return {
+          status: 200,
+          body: await cancelGroupCall(callId, {
+            calls: deps.calls,
+            workflow: deps.workflow,
+            stateMachineArn: deps.callSetup.stateMachineArn,
+            edge: deps.edge,
+          }),
+        };
+      },
       'POST /edge/calls': async ({ body, deps }) => {
         const input = body(CallRequest);
         const target = tryNormalizeSipUri(input.target);

@@ -1,0 +1,39 @@
+/**
+ * The caller cancelled its group call before the final response (RFC 3261 §9.2; ARCHITECTURE.md
+ * step 8): the edge already answered 487; here the workflow is stopped and every member leg is
+ * released at once — pending legs get CANCEL, answered ones BYE — unless the call setup decision was
+ * already taken (then CompleteCallSetup, unable to deliver its answer, releases the legs).
+ */
+import type { CallStore } from '#adapters/dynamo/call-store.ts';
+import type { EdgeControl } from '#adapters/edge-control-client.ts';
+import type { WorkflowClient } from '#adapters/workflow-client.ts';
+import { logger } from '../shared/logger.ts';
+
+export const cancelGroupCall = async (
+  callId: string,
+  deps: {
+    calls: Pick<CallStore, 'claimDecision' | 'setStatus' | 'listLegs'>;
+    workflow: Pick<WorkflowClient, 'stopExecution'>;
+    stateMachineArn: string;
+    edge: EdgeControl | undefined;
+  },
+): Promise<{ cancelled: boolean }> => {
+  if (!(await deps.calls.claimDecision(callId))) return { cancelled: false };
+  await deps.calls.setStatus(callId, 'cancelled');
+  await deps.workflow
+    .stopExecution(deps.stateMachineArn, callId, 'the caller cancelled the call')
+    .catch((e: unknown) => {
+      logger.warn('stop of the call setup execution failed', { callId, reason: (e as Error).message });
+    });
+  const legs = await deps.calls.listLegs(callId);
+  await Promise.allSettled(
+    legs.map((l) =>
+      l.state === 'pending'
+        ? deps.edge?.cancelLeg?.(callId, l.legId)
+        : l.state === 'accepted'
+          ? deps.edge?.byeLeg?.(callId, l.legId)
+          : undefined,
+    ),
+  );
+  return { cancelled: true };
+};
