@@ -4,6 +4,7 @@ import { domainOf, tryNormalizeSipUri } from '#core/ids.ts';
 import { type AppDeps, depsFromEnv } from '../shared/deps.ts';
 import { httpFunction, once } from '../shared/http-function.ts';
 import { authorizePartnerLeg } from './authorize-partner-leg.ts';
+import { callableGroup } from './callable-group.ts';
 import { cancelGroupCall } from './cancel-group-call.ts';
 import { routeCall } from './route-call.ts';
 import { startGroupCall } from './start-group-call.ts';
@@ -21,6 +22,12 @@ const CallRequest = z.strictObject({
   /** The Request-URI of the INVITE. */
   target: z.string().min(1).max(1024),
   callId: z.string().min(1).max(512),
+});
+
+/** The store reads the group call start needs. */
+const storeView = (deps: AppDeps) => ({
+  groupsOfUser: (id: string) => deps.store.groupsOfUser(id),
+  affiliationsOfUser: (id: string) => deps.store.affiliationsOfUser(id),
 });
 
 export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromEnv())) =>
@@ -66,7 +73,7 @@ export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromE
           deps.callSetup &&
           deps.calls &&
           deps.workflow &&
-          (await deps.store.getTemporaryGroup(target, deps.now()))
+          (await callableGroup(deps.store, target, deps.now()))
         ) {
           const { workflow, calls, callSetup } = deps;
           return {
@@ -74,7 +81,10 @@ export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromE
             body: await startGroupCall(
               { caller, tgi: target, sipCallId: input.callId },
               {
-                store: deps.store,
+                store: {
+                  ...storeView(deps),
+                  getTemporaryGroup: (tgi, now) => callableGroup(deps.store, tgi, now),
+                },
                 calls,
                 startExecution: (name, execInput) =>
                   workflow.startExecution(callSetup.stateMachineArn, name, execInput),

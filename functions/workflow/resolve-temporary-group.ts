@@ -6,6 +6,7 @@
  */
 import { notFound } from '#core/errors.ts';
 import type { CallPolicy, SipUri, SystemDomain } from '#core/model.ts';
+import { callableGroup } from '../call-routing/callable-group.ts';
 import type { AppDeps } from '../shared/deps.ts';
 
 export interface ResolveInput {
@@ -36,8 +37,8 @@ export const resolveTemporaryGroup = async (
   deps: Pick<AppDeps, 'store' | 'now' | 'system'>,
 ): Promise<ResolvedTemporaryGroup> => {
   const now = deps.now();
-  const tg = await deps.store.getTemporaryGroup(input.tgi, now);
-  if (tg?.status !== 'active') throw notFound(`no active temporary group ${input.tgi}`);
+  const tg = await callableGroup(deps.store, input.tgi, now);
+  if (tg?.status !== 'active') throw notFound(`no active temporary group or group ${input.tgi}`);
   const local = tg.constituents.filter((c) => c.system === deps.system).map((c) => c.groupId);
   const byMember = new Map<SipUri, ResolvedMember>();
   for (const groupId of local) {

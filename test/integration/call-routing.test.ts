@@ -49,7 +49,7 @@ describe('Function: call-routing (POST /edge/calls)', () => {
     });
   });
 
-  it('redirects a call to a regrouped group to its temporary group with Warning 148', async () => {
+  it('redirects a call to a regrouped group to its temporary group with Warning 148; afterwards a group call (alice is no member: 403 116)', async () => {
     const dispatcher = await login(primary, 'dispatcher', 'dispatcher-pass');
     const created = await call(primary, 'POST', '/regroups', {
       token: dispatcher,
@@ -66,7 +66,8 @@ describe('Function: call-routing (POST /edge/calls)', () => {
     await call(primary, 'DELETE', '/regroups/routing-test', { token: dispatcher });
     expect((await route(partner, partnerEdge, 'sip:ambulance-1@partner.example')).body).toMatchObject({
       action: 'reject',
-      status: 480,
+      status: 403,
+      warningCode: 116,
     });
   });
 

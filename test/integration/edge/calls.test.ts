@@ -216,7 +216,7 @@ describe('Feature: calls through the SIP edge', () => {
   });
 
   describe('Scenario: a call to a group regrouped on the partner is redirected', () => {
-    it('302 to the temporary group with Warning 148; after the regroup is cancelled, 480', async () => {
+    it('302 to the temporary group with Warning 148; after the regroup is cancelled, an ordinary group call (403 120 here: carol is not affiliated)', async () => {
       const primary = local.get('primary.example').url;
       const dispatcher = await login(primary, 'dispatcher', 'dispatcher-pass');
       const created = await call(primary, 'POST', '/regroups', {
@@ -238,8 +238,10 @@ describe('Feature: calls through the SIP edge', () => {
 
       const cancelled = await call(primary, 'DELETE', `/regroups/${enc(tgi)}`, { token: dispatcher });
       expect(cancelled.status).toBe(200);
+      // Now an ordinary group call: carol is a member of ambulance-1 but not affiliated in this test.
       const again = await carol.request(carol.invite('sip:ambulance-1@partner.example'));
-      expect(again.response.status).toBe(480);
+      expect(again.response.status).toBe(403);
+      expect(again.response.headers.get('Warning')).toMatch(/"120 /);
       expect(again.response.headers.get('Contact')).toBeUndefined();
     });
   });
