@@ -1,38 +1,9 @@
 /**
  * Functions → SIP edge: the edge control API client (edge/control-api.ts). Bearer-authenticated,
- * bounded by a timeout. Only what the functions use today: SIP MESSAGE to members.
+ * every call bounded by a timeout.
  */
-export interface EdgeControl {
-  sendMessages(m: {
-    from: string;
-    contentType: string;
-    body: string;
-    targets: { target: string; contact?: string }[];
-  }): Promise<{ sent: number; skipped: number }>;
-  cancelLeg?(callId: string, legId: string): Promise<void>;
-  byeLeg?(callId: string, legId: string): Promise<void>;
-}
 
-export const createEdgeControlClient = (opts: {
-  url: string;
-  token: string;
-  timeoutMs?: number;
-}): EdgeControl => ({
-  async sendMessages(m) {
-    const res = await fetch(`${opts.url}/v1/messages`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(m),
-      signal: AbortSignal.timeout(opts.timeoutMs ?? 3000),
-    });
-    if (!res.ok) throw new Error(`edge control API answered ${res.status}: ${await res.text()}`);
-    return (await res.json()) as { sent: number; skipped: number };
-  },
-  cancelLeg: (callId, legId) => createCallControl(opts).cancelLeg(callId, legId),
-  byeLeg: (callId, legId) => createCallControl(opts).byeLeg(callId, legId),
-});
-
-/** One batch of outgoing legs (edge/control-api.ts `POST /v1/legs`). */
+/** One batch of outgoing legs (`POST /v1/legs`). */
 export interface OriginateRequest {
   callId: string;
   from: string;
@@ -44,36 +15,51 @@ export interface OriginateRequest {
   legs: { legId: string; target: string; contact?: string; nextHop?: string; headers?: [string, string][] }[];
 }
 
-export const originateLegs = async (
-  opts: { url: string; token: string; timeoutMs?: number },
-  req: OriginateRequest,
-): Promise<{ legs: { legId: string; sipCallId?: string }[] }> => {
-  const res = await fetch(`${opts.url}/v1/legs`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(req),
-    signal: AbortSignal.timeout(opts.timeoutMs ?? 5000),
-  });
-  if (res.status !== 202) throw new Error(`edge control API answered ${res.status}: ${await res.text()}`);
-  return (await res.json()) as { legs: { legId: string; sipCallId?: string }[] };
-};
+export interface EdgeControl {
+  /** SIP MESSAGE to members (`POST /v1/messages`). */
+  sendMessages(m: {
+    from: string;
+    contentType: string;
+    body: string;
+    targets: { target: string; contact?: string }[];
+  }): Promise<{ sent: number; skipped: number }>;
+  /** Invites a batch of members (`POST /v1/legs`). */
+  originate(req: OriginateRequest): Promise<{ legs: { legId: string; sipCallId?: string }[] }>;
+  /** The final response of a held INVITE (`POST /v1/held/{heldId}/final`). */
+  held(callId: string, final: unknown): Promise<void>;
+  cancelLeg(callId: string, legId: string): Promise<void>;
+  byeLeg(callId: string, legId: string): Promise<void>;
+}
 
-/** The final response of a held INVITE, CANCEL and BYE of legs (edge/control-api.ts). */
-export const createCallControl = (opts: { url: string; token: string; timeoutMs?: number }) => {
-  const post = async (path: string, body?: unknown) => {
+export const createEdgeControlClient = (opts: {
+  url: string;
+  token: string;
+  timeoutMs?: number;
+}): EdgeControl => {
+  /** POSTs JSON and returns the JSON answer; any other status than `expect` is an error. */
+  const post = async <T>(path: string, body: unknown, expect: (status: number) => boolean): Promise<T> => {
     const res = await fetch(`${opts.url}${path}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json' },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(opts.timeoutMs ?? 5000),
     });
-    if (!res.ok) throw new Error(`edge control API ${path} answered ${res.status}: ${await res.text()}`);
+    const text = await res.text();
+    if (!expect(res.status)) throw new Error(`edge control API ${path} answered ${res.status}: ${text}`);
+    return (text ? JSON.parse(text) : undefined) as T;
   };
-  const q = (callId: string) => `?callId=${encodeURIComponent(callId)}`;
+  const ok = (s: number) => s >= 200 && s < 300;
+  const leg = (callId: string, legId: string, action: 'cancel' | 'bye') =>
+    post<void>(
+      `/v1/legs/${encodeURIComponent(legId)}/${action}?callId=${encodeURIComponent(callId)}`,
+      undefined,
+      ok,
+    );
   return {
-    held: (callId: string, final: unknown) => post(`/v1/held/${encodeURIComponent(callId)}/final`, final),
-    cancelLeg: (callId: string, legId: string) =>
-      post(`/v1/legs/${encodeURIComponent(legId)}/cancel${q(callId)}`),
-    byeLeg: (callId: string, legId: string) => post(`/v1/legs/${encodeURIComponent(legId)}/bye${q(callId)}`),
+    sendMessages: (m) => post('/v1/messages', m, ok),
+    originate: (req) => post('/v1/legs', req, (s) => s === 202),
+    held: (callId, final) => post<void>(`/v1/held/${encodeURIComponent(callId)}/final`, final, ok),
+    cancelLeg: (callId, legId) => leg(callId, legId, 'cancel'),
+    byeLeg: (callId, legId) => leg(callId, legId, 'bye'),
   };
 };

@@ -46,13 +46,17 @@ const header = z.tuple([
     .regex(/^[^\r\n]*$/, 'header value must be one line'),
 ]);
 
+/** A SIP or SIPS URI field, with the field named in the error. */
+const sipUri = (field: string, max: number) =>
+  z
+    .string()
+    .regex(/^sips?:/, `${field} must be a SIP URI`)
+    .max(max);
+
 const OriginateRequest = z.strictObject({
   /** The functions' call identifier; legs are named within it. */
   callId: z.string().min(1).max(256),
-  from: z
-    .string()
-    .regex(/^sips?:/, 'from must be a SIP URI')
-    .max(512),
+  from: sipUri('from', 512),
   displayName: z.string().max(128).optional(),
   /** Where each leg's final response is POSTed (JSON); optional. */
   reportUrl: z.url({ protocol: /^https?$/ }).optional(),
@@ -64,22 +68,11 @@ const OriginateRequest = z.strictObject({
       z.strictObject({
         legId: z.string().min(1).max(128),
         /** The member's identity (To). */
-        target: z
-          .string()
-          .regex(/^sips?:/, 'target must be a SIP URI')
-          .max(512),
+        target: sipUri('target', 512),
         /** Where to send the INVITE (the member's registered contact); default: target. */
-        contact: z
-          .string()
-          .regex(/^sips?:/, 'contact must be a SIP URI')
-          .max(1024)
-          .optional(),
+        contact: sipUri('contact', 1024).optional(),
         /** Where to send it when not to the Request-URI: a partner system's edge (outbound proxy). */
-        nextHop: z
-          .string()
-          .regex(/^sips?:/, 'nextHop must be a SIP URI')
-          .max(512)
-          .optional(),
+        nextHop: sipUri('nextHop', 512).optional(),
         /** Header fields for this leg only (e.g. a partner leg's signature), after the batch's. */
         headers: z.array(header).max(20).optional(),
       }),
@@ -89,10 +82,7 @@ const OriginateRequest = z.strictObject({
 });
 
 const MessageRequest = z.strictObject({
-  from: z
-    .string()
-    .regex(/^sips?:/, 'from must be a SIP URI')
-    .max(512),
+  from: sipUri('from', 512),
   contentType: z
     .string()
     .min(1)
@@ -102,15 +92,8 @@ const MessageRequest = z.strictObject({
   targets: z
     .array(
       z.strictObject({
-        target: z
-          .string()
-          .regex(/^sips?:/, 'target must be a SIP URI')
-          .max(512),
-        contact: z
-          .string()
-          .regex(/^sips?:/, 'contact must be a SIP URI')
-          .max(1024)
-          .optional(),
+        target: sipUri('target', 512),
+        contact: sipUri('contact', 1024).optional(),
       }),
     )
     .min(1)

@@ -141,7 +141,8 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
   const now = Date.now;
   const port = transport.local('udp').port;
 
-  const io = (tx: ServerTransaction, inbound: InboundMessage): CallLegIo => ({
+  /** How the edge sends as a UAC (outgoing legs, and the callee side of relayed calls). */
+  const legIo: OutboundLegIo = {
     contact: (t) => `sip:edge@${host}:${port}${t === 'tcp' ? ';transport=tcp' : ''}`,
     via: (t) => {
       const branch = newBranch();
@@ -155,11 +156,22 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
       });
       return { cancel: () => void tl.cancel(ctx) };
     },
-    sendRequest: (req, to) => {
-      tl.createClientTransaction(req, to, { onResponse: () => undefined });
+    sendRequest: (req, to, onFinal) => {
+      tl.createClientTransaction(req, to, {
+        onResponse: (r) => {
+          if (r.status >= 200) onFinal?.(r.status);
+        },
+        onTimeout: () => onFinal?.(408),
+        onTransportError: () => onFinal?.(503),
+      });
     },
     sendAck: (req, to) =>
       void Promise.resolve(transport.send(req, to)).catch((e) => log(`ACK not sent: ${e}`)),
+  };
+
+  /** The same, plus the caller side, for a relayed call (B2BUA). */
+  const io = (tx: ServerTransaction, inbound: InboundMessage): CallLegIo => ({
+    ...legIo,
     respondInbound: (res) => {
       tx.respond(res);
     },
@@ -220,7 +232,7 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
       const call = new UasCall(
         req,
         {
-          contact: `sip:edge@${host}:${port}${inbound.source.transport === 'tcp' ? ';transport=tcp' : ''}`,
+          contact: legIo.contact(inbound.source.transport),
           ...(route.sdp ? { sdp: route.sdp } : {}),
           ...(route.headers ? { headers: route.headers } : {}),
         },
@@ -367,33 +379,6 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
     }
   });
 
-  const legIo: OutboundLegIo = {
-    contact: (t) => `sip:edge@${host}:${port}${t === 'tcp' ? ';transport=tcp' : ''}`,
-    via: (t) => {
-      const branch = newBranch();
-      return { value: `SIP/2.0/${t.toUpperCase()} ${host}:${port};branch=${branch};rport`, branch };
-    },
-    sendInvite: (req, to, on) => {
-      const ctx = tl.createClientTransaction(req, to, {
-        onResponse: (r) => on.response(r),
-        onTimeout: () => on.timeout(),
-        onTransportError: (e) => on.error(e),
-      });
-      return { cancel: () => void tl.cancel(ctx) };
-    },
-    sendRequest: (req, to, onFinal) => {
-      tl.createClientTransaction(req, to, {
-        onResponse: (r) => {
-          if (r.status >= 200) onFinal?.(r.status);
-        },
-        onTimeout: () => onFinal?.(408),
-        onTransportError: () => onFinal?.(503),
-      });
-    },
-    sendAck: (req, to) =>
-      void Promise.resolve(transport.send(req, to)).catch((e) => log(`ACK not sent: ${e}`)),
-  };
-
   const originate: SipEdge['originate'] = (o) => {
     const destination = o.destination ?? endpointOfUri(o.target);
     if (!destination) return undefined;
@@ -426,7 +411,7 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
       const call = new UasCall(
         req,
         {
-          contact: `sip:edge@${host}:${port}${h.inbound.source.transport === 'tcp' ? ';transport=tcp' : ''}`,
+          contact: legIo.contact(h.inbound.source.transport),
           ...(body ? { body } : {}),
           ...(final.headers ? { headers: final.headers } : {}),
         },

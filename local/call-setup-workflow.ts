@@ -4,7 +4,6 @@
  * and the partner interrogator behind the SQS queue. The functions then reach the workflow with the
  * same SDK calls as in AWS (StartExecution, SendTaskSuccess) at the local endpoint.
  */
-import { createCallControl, originateLegs } from '#adapters/edge-control-client.ts';
 import { createWorkflowClient } from '#adapters/workflow-client.ts';
 import { depsFrom, buildHandler as interrogatorHandler } from '#functions/partner-interrogator/handler.ts';
 import type { AppDeps } from '#functions/shared/deps.ts';
@@ -26,12 +25,12 @@ const HOLD_TIMEOUT_MS = 30_000;
 export const startCallSetupWorkflow = async (
   cfg: ResolvedSystemConfig,
   deps: AppDeps,
-  urls: { apiUrl: string; controlUrl: string },
+  urls: { apiUrl: string },
 ): Promise<WorkflowRuntime> => {
-  const control = { url: urls.controlUrl, token: cfg.edgeToken };
   const calls = deps.calls;
   if (!calls) throw new Error('the call store is missing from the system dependencies');
-  const callControl = createCallControl(control);
+  const edgeControl = deps.edge;
+  if (!edgeControl) throw new Error('the edge control client is missing from the system dependencies');
   let interrogate: ReturnType<typeof interrogatorHandler> | undefined;
   const runtime = await startWorkflowRuntime({
     name: cfg.domain,
@@ -52,7 +51,7 @@ export const startCallSetupWorkflow = async (
           system: deps.system,
           store: deps.store,
           calls,
-          originate: (req) => originateLegs(control, req),
+          originate: (req) => edgeControl.originate(req),
           reportUrl: `${urls.apiUrl}/edge/leg-results`,
           now: deps.now,
         });
@@ -62,7 +61,7 @@ export const startCallSetupWorkflow = async (
           return (
             await completeCallSetup(state as Parameters<typeof completeCallSetup>[0], {
               calls,
-              edge: callControl,
+              edge: edgeControl,
               now: deps.now,
               system: deps.system,
             })

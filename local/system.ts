@@ -113,7 +113,7 @@ export const startSystem = async (
     deps.edge = createEdgeControlClient({ url: control.url, token: cfg.edgeToken });
     let workflow: WorkflowRuntime;
     try {
-      workflow = await startCallSetupWorkflow(cfg, deps, { apiUrl: api.url, controlUrl: control.url });
+      workflow = await startCallSetupWorkflow(cfg, deps, { apiUrl: api.url });
     } catch (e) {
       await control.close();
       await edge.stop();

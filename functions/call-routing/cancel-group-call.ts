@@ -29,9 +29,9 @@ export const cancelGroupCall = async (
   await Promise.allSettled(
     legs.map((l) =>
       l.state === 'pending'
-        ? deps.edge?.cancelLeg?.(callId, l.legId)
+        ? deps.edge?.cancelLeg(callId, l.legId)
         : l.state === 'accepted'
-          ? deps.edge?.byeLeg?.(callId, l.legId)
+          ? deps.edge?.byeLeg(callId, l.legId)
           : undefined,
     ),
   );
