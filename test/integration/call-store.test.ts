@@ -3,23 +3,18 @@
  * exactly, and exactly one writer wins the commencement decision.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CallStore, legCountsOf } from '#adapters/dynamo/call-store.ts';
-import { createDocumentClient } from '#adapters/dynamo/clients.ts';
+import { type CallStore, legCountsOf } from '#adapters/dynamo/call-store.ts';
 import { DEFAULT_CALL_POLICY } from '#core/call-policy.ts';
 import { evaluateCommencementCounts } from '#core/commencement-policy.ts';
-import { ensureTable, startDynalite } from '#local/dynalite.ts';
-import { createDynamoClients } from '#local/dynamo-clients.ts';
+import { startCallStore } from '../support/call-store.ts';
 
 describe('Class: CallStore', () => {
-  let db: Awaited<ReturnType<typeof startDynalite>>;
+  let db: Awaited<ReturnType<typeof startCallStore>>;
   let store: CallStore;
 
   beforeAll(async () => {
-    db = await startDynalite({});
-    const { client } = createDynamoClients(db.endpoint);
-    await ensureTable(client, 'calls');
-    client.destroy();
-    store = new CallStore(createDocumentClient(db.endpoint), 'calls');
+    db = await startCallStore();
+    store = db.store;
   });
   afterAll(async () => db?.close());
 

@@ -5,15 +5,13 @@
  */
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CallStore } from '#adapters/dynamo/call-store.ts';
-import { createDocumentClient } from '#adapters/dynamo/clients.ts';
+import type { CallStore } from '#adapters/dynamo/call-store.ts';
 import { DEFAULT_CALL_POLICY } from '#core/call-policy.ts';
 import type { CallPolicy } from '#core/model.ts';
 import { buildHandler } from '#functions/member-response/handler.ts';
 import type { AppDeps } from '#functions/shared/deps.ts';
 import { legStateOf, recordMemberResponse } from '#functions/workflow/member-response.ts';
-import { ensureTable, startDynalite } from '#local/dynalite.ts';
-import { createDynamoClients } from '#local/dynamo-clients.ts';
+import { startCallStore } from '../support/call-store.ts';
 
 class FakeWorkflow {
   readonly succeeded: { token: string; output: unknown }[] = [];
@@ -23,15 +21,12 @@ class FakeWorkflow {
 }
 
 describe('member responses', () => {
-  let db: Awaited<ReturnType<typeof startDynalite>>;
+  let db: Awaited<ReturnType<typeof startCallStore>>;
   let calls: CallStore;
 
   beforeAll(async () => {
-    db = await startDynalite({});
-    const { client } = createDynamoClients(db.endpoint);
-    await ensureTable(client, 'calls');
-    client.destroy();
-    calls = new CallStore(createDocumentClient(db.endpoint), 'calls');
+    db = await startCallStore();
+    calls = db.store;
   });
   afterAll(async () => db?.close());
 
