@@ -7,16 +7,12 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
-import {
-  type AslDefinition,
-  CallSetupWorkflow,
-  type CallSetupWorkflowFunctions,
-  definitionAsl,
-} from './call-setup-workflow.ts';
+import { type AslDefinition, CallSetupWorkflow, definitionAsl } from './call-setup-workflow.ts';
 
 export interface LocalCallSetupAsl {
   asl: AslDefinition;
-  functionNames: Record<keyof CallSetupWorkflowFunctions, string>;
+  /** The name the ASL uses for the call-setup-tasks function. */
+  tasksFunctionName: string;
   queueName: string;
 }
 
@@ -24,32 +20,19 @@ const lastSegment = (arnOrUrl: string): string => arnOrUrl.split(/[:/]/).pop() ?
 
 export const callSetupAsl = (opts: { partnerTimeoutSeconds?: number } = {}): LocalCallSetupAsl => {
   const stack = new Stack(new App(), 'LocalCallSetup');
-  const fn = (id: string) =>
-    new LambdaFunction(stack, id, {
+  const workflow = new CallSetupWorkflow(stack, 'CallSetup', {
+    tasks: new LambdaFunction(stack, 'CallSetupTasks', {
       runtime: Runtime.NODEJS_22_X,
       handler: 'index.handler',
       code: Code.fromInline('exports.handler=async()=>({})'),
-    });
-  const workflow = new CallSetupWorkflow(stack, 'CallSetup', {
-    functions: {
-      resolveTemporaryGroup: fn('ResolveTemporaryGroup'),
-      applyCommencementPolicy: fn('ApplyCommencementPolicy'),
-      inviteMembers: fn('InviteMembers'),
-      completeCallSetup: fn('CompleteCallSetup'),
-    },
+    }),
     interrogationQueue: new Queue(stack, 'Interrogations'),
     ...(opts.partnerTimeoutSeconds ? { partnerTimeoutSeconds: opts.partnerTimeoutSeconds } : {}),
   });
   const p = workflow.placeholders();
-  const name = (k: keyof CallSetupWorkflowFunctions) => lastSegment(p.functions[k] ?? '');
   return {
     asl: definitionAsl(stack, workflow),
-    functionNames: {
-      resolveTemporaryGroup: name('resolveTemporaryGroup'),
-      applyCommencementPolicy: name('applyCommencementPolicy'),
-      inviteMembers: name('inviteMembers'),
-      completeCallSetup: name('completeCallSetup'),
-    },
+    tasksFunctionName: lastSegment(p.tasksFunctionArn),
     queueName: lastSegment(p.queueUrl),
   };
 };

@@ -3,8 +3,12 @@
  * Functions state machine (JSONPath) whose definition is also run locally (aws-local-stepfunctions)
  * through {@link definitionAsl}, so both runtimes execute the very same ASL.
  *
+ * The Lambda tasks all run in one function (functions/call-setup-tasks/handler.ts), so one warm
+ * container serves every step of a call: the payload is `{ task, input: <the state> }` with the
+ * task's name from functions/call-setup-tasks/tasks.ts (and `taskToken` for InviteMembers).
+ *
  * States, in order:
- * 1. `ResolveTemporaryGroup` — Lambda; its result replaces the state (callId, tgi, policy,
+ * 1. `ResolveTemporaryGroup` — task; its result replaces the state (callId, tgi, policy,
  *    acknowledgementTimeoutSeconds, localMembers, partners — functions/workflow/resolve-temporary-group.ts).
  * 2. `InterrogatePartners` — Map over `$.partners` (no concurrency limit); per partner
  *    `InterrogatePartner`: SQS SendMessage `.waitForTaskToken` with
@@ -12,18 +16,16 @@
  *    {@link CallSetupWorkflowProps.partnerTimeoutSeconds}; any error (timeout, SendTaskFailure) goes to
  *    `PartnerUnavailable`: `{ partner, unavailable: true, reason: { Error, Cause } }`. Results at
  *    `$.interrogations`.
- * 3. `ApplyCommencementPolicy` — Lambda, result at `$.policy` (must hold `decision` and
- *    `acknowledgementTimeoutSeconds`); without the function, a Pass giving
- *    `{ decision: 'proceed', acknowledgementTimeoutSeconds: $.acknowledgementTimeoutSeconds, callPolicy: $.policy }`.
+ * 3. `ApplyCommencementPolicy` — task, result at `$.policy` (`decision`, `acknowledgementTimeoutSeconds`).
  * 4. `CommencementDecision` — Choice: `$.policy.decision == 'reject'` → `CompleteCallSetup`,
  *    otherwise `AwaitResponses`.
- * 5. `AwaitResponses` — the InviteMembers step and the wait in one task: the inviteMembers Lambda is
- *    invoked `.waitForTaskToken` with `{ taskToken, input: <the state> }`; it creates the call and legs,
- *    stores the token, then asks the edge(s) to send the INVITEs, so no member response can arrive
- *    before the token is stored. Timeout `$.policy.acknowledgementTimeoutSeconds` (TNG1); the task
- *    success output goes to `$.responses`. `States.Timeout` → `AcknowledgementTimerExpired` (Pass,
- *    `$.timerExpired = true`) → `CompleteCallSetup`.
- * 6. `CompleteCallSetup` — Lambda; its result (the call setup complete result) is the execution's output.
+ * 5. `AwaitResponses` — the InviteMembers step and the wait in one task: the InviteMembers task is
+ *    invoked `.waitForTaskToken` with `{ task, taskToken, input: <the state> }`; it creates the call
+ *    and legs, stores the token, then asks the edge(s) to send the INVITEs, so no member response can
+ *    arrive before the token is stored. Timeout `$.policy.acknowledgementTimeoutSeconds` (TNG1); the
+ *    task success output goes to `$.responses`. `States.Timeout` → `AcknowledgementTimerExpired`
+ *    (Pass, `$.timerExpired = true`) → `CompleteCallSetup`.
+ * 6. `CompleteCallSetup` — task; its result (the call setup complete result) is the execution's output.
  * 7. `Done` — Succeed.
  *
  * Every other task (`ResolveTemporaryGroup`, `InterrogatePartners`, `ApplyCommencementPolicy`,
@@ -56,19 +58,12 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke, SqsSendMessage } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, type IConstruct } from 'constructs';
-
-/** The workflow's Lambda functions. */
-export interface CallSetupWorkflowFunctions {
-  readonly resolveTemporaryGroup: IFunction;
-  /** @default a Pass state deciding `proceed` */
-  readonly applyCommencementPolicy?: IFunction;
-  readonly inviteMembers: IFunction;
-  readonly completeCallSetup: IFunction;
-}
+import { CALL_SETUP_TASKS, type CallSetupTaskName } from '../functions/call-setup-tasks/tasks.ts';
 
 /** Properties of {@link CallSetupWorkflow}. */
 export interface CallSetupWorkflowProps {
-  readonly functions: CallSetupWorkflowFunctions;
+  /** The function running every Lambda task (functions/call-setup-tasks/handler.ts). */
+  readonly tasks: IFunction;
   /** The queue of partner interrogations (consumed by the interrogator function). */
   readonly interrogationQueue: IQueue;
   /**
@@ -137,21 +132,24 @@ export class CallSetupWorkflow extends Construct {
   readonly stateMachine: StateMachine;
   /** Its execution log group (level ALL, execution data included). */
   readonly logGroup: LogGroup;
-  private readonly functions: CallSetupWorkflowFunctions;
+  private readonly tasks: IFunction;
   private readonly queue: IQueue;
 
   constructor(scope: Construct, id: string, props: CallSetupWorkflowProps) {
     super(scope, id);
-    const { functions, interrogationQueue } = props;
-    this.functions = functions;
+    const { tasks, interrogationQueue } = props;
+    this.tasks = tasks;
     this.queue = interrogationQueue;
     const partnerTimeout = props.partnerTimeoutSeconds ?? DEFAULT_PARTNER_TIMEOUT_SECONDS;
     if (!Number.isInteger(partnerTimeout) || partnerTimeout < 1) {
       throw new Error(`CallSetupWorkflow ${id}: partnerTimeoutSeconds must be a positive integer`);
     }
 
+    const payloadOf = (task: CallSetupTaskName) =>
+      TaskInput.fromObject({ task, input: JsonPath.entirePayload });
     const completeCallSetup = new LambdaInvoke(this, STATE.completeCallSetup, {
-      lambdaFunction: functions.completeCallSetup,
+      lambdaFunction: tasks,
+      payload: payloadOf(CALL_SETUP_TASKS.completeCallSetup),
       payloadResponseOnly: true,
     });
     completeCallSetup.next(new Succeed(this, STATE.done));
@@ -159,7 +157,8 @@ export class CallSetupWorkflow extends Construct {
 
     // 2. ResolveTemporaryGroup
     const resolve = new LambdaInvoke(this, STATE.resolveTemporaryGroup, {
-      lambdaFunction: functions.resolveTemporaryGroup,
+      lambdaFunction: tasks,
+      payload: payloadOf(CALL_SETUP_TASKS.resolveTemporaryGroup),
       payloadResponseOnly: true,
     });
     resolve.addCatch(completeCallSetup, failTo);
@@ -193,30 +192,23 @@ export class CallSetupWorkflow extends Construct {
     interrogatePartners.addCatch(completeCallSetup, failTo);
 
     // 4. ApplyCommencementPolicy
-    let applyPolicy: LambdaInvoke | Pass;
-    if (functions.applyCommencementPolicy !== undefined) {
-      applyPolicy = new LambdaInvoke(this, STATE.applyCommencementPolicy, {
-        lambdaFunction: functions.applyCommencementPolicy,
-        payloadResponseOnly: true,
-        resultPath: PATHS.policy,
-      });
-      applyPolicy.addCatch(completeCallSetup, failTo);
-    } else {
-      applyPolicy = new Pass(this, STATE.applyCommencementPolicy, {
-        parameters: {
-          decision: 'proceed',
-          'acknowledgementTimeoutSeconds.$': '$.acknowledgementTimeoutSeconds',
-          'callPolicy.$': PATHS.policy,
-        },
-        resultPath: PATHS.policy,
-      });
-    }
+    const applyPolicy = new LambdaInvoke(this, STATE.applyCommencementPolicy, {
+      lambdaFunction: tasks,
+      payload: payloadOf(CALL_SETUP_TASKS.applyCommencementPolicy),
+      payloadResponseOnly: true,
+      resultPath: PATHS.policy,
+    });
+    applyPolicy.addCatch(completeCallSetup, failTo);
 
     // 5–6. InviteMembers + AwaitResponses
     const awaitResponses = new LambdaInvoke(this, STATE.awaitResponses, {
-      lambdaFunction: functions.inviteMembers,
+      lambdaFunction: tasks,
       integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-      payload: TaskInput.fromObject({ taskToken: JsonPath.taskToken, input: JsonPath.entirePayload }),
+      payload: TaskInput.fromObject({
+        task: CALL_SETUP_TASKS.inviteMembers,
+        taskToken: JsonPath.taskToken,
+        input: JsonPath.entirePayload,
+      }),
       taskTimeout: Timeout.at(PATHS.acknowledgementTimeoutSeconds),
       resultPath: PATHS.responses,
     });
@@ -251,27 +243,20 @@ export class CallSetupWorkflow extends Construct {
   }
 
   /**
-   * The placeholder ARNs/URL that {@link definitionAsl} puts in the ASL for this workflow's functions
-   * and queue, so the local runtime can map them back to its handlers and queue.
+   * The placeholder ARN/URL that {@link definitionAsl} puts in the ASL for this workflow's task
+   * function and queue, so the local runtime can map them back to its handler and queue.
    */
-  placeholders(): {
-    functions: Partial<Record<keyof CallSetupWorkflowFunctions, string>>;
-    queueUrl: string;
-  } {
+  placeholders(): { tasksFunctionArn: string; queueUrl: string } {
     const stack = Stack.of(this);
     const idOf = (c: IConstruct): string => {
       const cfn = c.node.defaultChild;
       if (cfn === undefined) throw new Error(`${c.node.path} has no CloudFormation resource`);
       return stack.resolve((cfn as unknown as { logicalId: string }).logicalId) as string;
     };
-    const functions: Partial<Record<keyof CallSetupWorkflowFunctions, string>> = {};
-    for (const [name, fn] of Object.entries(this.functions) as [
-      keyof CallSetupWorkflowFunctions,
-      IFunction,
-    ][]) {
-      if (fn !== undefined) functions[name] = placeholderFunctionArn(idOf(fn));
-    }
-    return { functions, queueUrl: placeholderQueueUrl(idOf(this.queue)) };
+    return {
+      tasksFunctionArn: placeholderFunctionArn(idOf(this.tasks)),
+      queueUrl: placeholderQueueUrl(idOf(this.queue)),
+    };
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * One MCPTT system on AWS: its DynamoDB table, token-signing secret, one Lambda function per entry of
- * FUNCTIONS and the HTTP API exposing ROUTES (both from lib/routes.ts, shared with the local runtime).
+ * FUNCTIONS and the HTTP API exposing ROUTES (both from lib/routes.ts, shared with the local runtime),
+ * the call setup workflow (lib/call-setup-workflow.ts) with its partner interrogation queue and DLQ.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,11 +23,15 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { AttributeType, Billing, ProjectionType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../adapters/dynamo/table-design.ts';
+import { DEFAULT_HOLD_TIMEOUT_MS } from '../functions/shared/deps.ts';
+import { CallSetupWorkflow } from './call-setup-workflow.ts';
 import {
   ENV,
   FUNCTIONS,
@@ -45,7 +50,21 @@ export const REPO_ROOT: string = fileURLToPath(new URL('..', import.meta.url));
 export const TIMEOUT_SECONDS: Readonly<Partial<Record<FunctionName, number>>> = {
   // Calls every partner of a regroup; stays just under the HTTP API's 30 s integration limit.
   regroups: 29,
+  // Interrogates one partner per message (the partner API call times out after PARTNER_TIMEOUT_MS).
+  'partner-interrogator': 15,
 };
+/**
+ * The functions that issue or verify bearer tokens (`token` routes and log-in), hence read the
+ * token-signing key; the others (health, edge and partner routes, workflow tasks) never see it.
+ */
+export const TOKEN_FUNCTIONS: ReadonlySet<FunctionName> = new Set<FunctionName>([
+  'auth',
+  'users',
+  'groups',
+  'agreements',
+  'regroups',
+]);
+
 /** Lambda timeout of functions not in {@link TIMEOUT_SECONDS}, seconds. */
 export const DEFAULT_TIMEOUT_SECONDS = 10;
 
@@ -82,7 +101,23 @@ export interface McpttSystemStackProps extends StackProps {
    * @default 500 requests per second, burst 1000
    */
   readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * Base URL of the system's SIP edge control API, as the functions reach it (env `EDGE_CONTROL_URL`):
+   * where the call setup tasks send leg batches and held final responses.
+   * @default `https://edge-control.<system>`
+   */
+  readonly edgeControlUrl?: string;
+  /**
+   * How long the edge holds a group call INVITE for the workflow's final response, milliseconds.
+   * @default DEFAULT_HOLD_TIMEOUT_MS (30 s)
+   */
+  readonly holdTimeoutMs?: number;
 }
+
+/** Visibility timeout of the interrogation queue: six times the interrogator's timeout (AWS guidance). */
+export const INTERROGATION_VISIBILITY_SECONDS = 6 * 15;
+/** Receives of one interrogation message before it goes to the dead-letter queue. */
+export const INTERROGATION_MAX_RECEIVE_COUNT = 3;
 
 /** One JSON object per request in the API's access log (HTTP API `$context` variables only). */
 const HTTP_API_ACCESS_LOG_FIELDS = {
@@ -136,6 +171,14 @@ export class McpttSystemStack extends Stack {
   readonly stage: HttpStage;
   /** The routes, by route key (`METHOD /path`). */
   readonly routes: ReadonlyMap<string, HttpRoute>;
+  /** The bearer token of the SIP edge's control API (the edge and the functions that call it read it). */
+  readonly edgeControlToken: Secret;
+  /** Partner interrogations of the call setup workflow (consumed by `partner-interrogator`). */
+  readonly interrogationQueue: Queue;
+  /** Interrogations that failed {@link INTERROGATION_MAX_RECEIVE_COUNT} times. */
+  readonly interrogationDlq: Queue;
+  /** The call setup workflow (state machine and its log group). */
+  readonly callSetup: CallSetupWorkflow;
 
   constructor(scope: Construct, id: string, props: McpttSystemStackProps) {
     super(scope, id, props);
@@ -166,6 +209,11 @@ export class McpttSystemStack extends Stack {
       generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
     });
 
+    this.edgeControlToken = new Secret(this, 'EdgeControlToken', {
+      description: `Bearer token of the SIP edge control API of ${this.system}`,
+      generateSecretString: { passwordLength: 48, excludePunctuation: true, includeSpace: false },
+    });
+
     // --- Functions -----------------------------------------------------------------------------
     const missing = FUNCTIONS.map((f) => join(entryRoot, f.entry)).filter((p) => !existsSync(p));
     if (missing.length > 0) {
@@ -174,13 +222,57 @@ export class McpttSystemStack extends Stack {
     const environment: Record<string, string> = {
       [ENV.tableName]: this.table.tableName,
       [ENV.systemDomain]: this.system,
-      [ENV.tokenSecretArn]: this.tokenSecret.secretArn,
       [ENV.partnerTimeoutMs]: String(props.partnerTimeoutMs ?? 3000),
       NODE_OPTIONS: '--enable-source-maps',
     };
     const functions: Partial<Record<FunctionName, NodejsFunction>> = {};
     for (const spec of FUNCTIONS) functions[spec.name] = this.createFunction(spec, entryRoot, environment);
     this.functions = functions as Record<FunctionName, NodejsFunction>;
+
+    // --- Call setup workflow -------------------------------------------------------------------
+    this.interrogationDlq = new Queue(this, 'InterrogationDlq', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.interrogationQueue = new Queue(this, 'InterrogationQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(INTERROGATION_VISIBILITY_SECONDS),
+      // A message outliving the per-partner task timeout only meets an expired task token.
+      retentionPeriod: Duration.minutes(5),
+      deadLetterQueue: { queue: this.interrogationDlq, maxReceiveCount: INTERROGATION_MAX_RECEIVE_COUNT },
+    });
+    const partnerTimeoutMs = props.partnerTimeoutMs ?? 3000;
+    this.callSetup = new CallSetupWorkflow(this, 'CallSetup', {
+      tasks: this.functions['call-setup-tasks'],
+      interrogationQueue: this.interrogationQueue,
+      // The partner API call's own timeout plus one retry's worth of slack, whole seconds.
+      partnerTimeoutSeconds: Math.max(1, Math.ceil(partnerTimeoutMs / 1000)),
+    });
+    const machine = this.callSetup.stateMachine;
+    const interrogator = this.functions['partner-interrogator'];
+    interrogator.addEventSource(
+      new SqsEventSource(this.interrogationQueue, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        maxBatchingWindow: Duration.seconds(0),
+      }),
+    );
+    machine.grantTaskResponse(interrogator);
+    machine.grantTaskResponse(this.functions['member-response']);
+    const callRouting = this.functions['call-routing'];
+    machine.grantStartExecution(callRouting);
+    machine.grantExecution(callRouting, 'states:StopExecution');
+    callRouting.addEnvironment(ENV.stateMachineArn, machine.stateMachineArn);
+    callRouting.addEnvironment(ENV.holdTimeoutMs, String(props.holdTimeoutMs ?? DEFAULT_HOLD_TIMEOUT_MS));
+    const edgeControlUrl = props.edgeControlUrl ?? `https://edge-control.${this.system}`;
+    for (const name of ['call-setup-tasks', 'call-routing'] as const) {
+      const fn = this.functions[name];
+      fn.addEnvironment(ENV.edgeControlUrl, edgeControlUrl);
+      fn.addEnvironment(ENV.edgeControlTokenArn, this.edgeControlToken.secretArn);
+      this.edgeControlToken.grantRead(fn);
+    }
 
     // --- HTTP API ------------------------------------------------------------------------------
     this.api = new HttpApi(this, 'Api', {
@@ -238,11 +330,16 @@ export class McpttSystemStack extends Stack {
       routes.set(key, route);
     }
     this.routes = routes;
+    // Where the edge reports leg results (POST /edge/leg-results); not an integration, so no cycle.
+    this.functions['call-setup-tasks'].addEnvironment(ENV.apiUrl, this.stage.url);
 
     // --- Outputs -------------------------------------------------------------------------------
     new CfnOutput(this, 'ApiUrl', { value: this.stage.url, description: 'Base URL of the HTTP API' });
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'TokenSecretArn', { value: this.tokenSecret.secretArn });
+    new CfnOutput(this, 'EdgeControlTokenArn', { value: this.edgeControlToken.secretArn });
+    new CfnOutput(this, 'CallSetupStateMachineArn', { value: machine.stateMachineArn });
+    new CfnOutput(this, 'InterrogationDlqUrl', { value: this.interrogationDlq.queueUrl });
   }
 
   /**
@@ -294,8 +391,11 @@ export class McpttSystemStack extends Stack {
     });
     if (spec.table === 'read-write') this.table.grantReadWriteData(fn);
     else this.table.grantReadData(fn);
-    // `health` only checks that the table is reachable; it never signs nor verifies tokens.
-    if (spec.name !== 'health') this.tokenSecret.grantRead(fn);
+    // Only the functions that sign or verify bearer tokens read the signing key.
+    if (TOKEN_FUNCTIONS.has(spec.name)) {
+      fn.addEnvironment(ENV.tokenSecretArn, this.tokenSecret.secretArn);
+      this.tokenSecret.grantRead(fn);
+    }
     return fn;
   }
 }

@@ -16,9 +16,15 @@ export interface FunctionSpec {
   table: 'read' | 'read-write';
   /** Whether the function calls partner systems' APIs over HTTPS. */
   callsPartners: boolean;
+  /**
+   * What invokes it: `api` the HTTP API (ROUTES), `workflow` the call setup state machine, `queue`
+   * the partner interrogation queue (event source mapping with partial batch failures).
+   */
+  trigger: 'api' | 'workflow' | 'queue';
 }
 
-export type FunctionName =
+/** The functions behind the HTTP API. */
+export type ApiFunctionName =
   | 'health'
   | 'auth'
   | 'users'
@@ -30,6 +36,8 @@ export type FunctionName =
   | 'affiliation'
   | 'call-routing'
   | 'member-response';
+
+export type FunctionName = ApiFunctionName | 'call-setup-tasks' | 'partner-interrogator';
 
 /**
  * How a route is authenticated.
@@ -44,7 +52,7 @@ export interface RouteSpec {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** API Gateway v2 path with `{param}` segments. */
   path: string;
-  fn: FunctionName;
+  fn: ApiFunctionName;
   auth: RouteAuth;
 }
 
@@ -53,7 +61,15 @@ const fn = (
   description: string,
   table: FunctionSpec['table'],
   callsPartners = false,
-): FunctionSpec => ({ name, entry: `functions/${name}/handler.ts`, description, table, callsPartners });
+  trigger: FunctionSpec['trigger'] = 'api',
+): FunctionSpec => ({
+  name,
+  entry: `functions/${name}/handler.ts`,
+  description,
+  table,
+  callsPartners,
+  trigger,
+});
 
 export const FUNCTIONS: readonly FunctionSpec[] = [
   fn('health', 'Health check: table reachable', 'read'),
@@ -79,7 +95,26 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     'Call setup: records the final answers of invited members (leg reports of the edge) and completes the wait',
     'read-write',
   ),
+  fn(
+    'call-setup-tasks',
+    'Call setup workflow tasks: resolve the temporary group, apply the commencement policy, invite members, complete',
+    'read-write',
+    false,
+    'workflow',
+  ),
+  fn(
+    'partner-interrogator',
+    'Call setup: interrogates one partner system per queued message and completes its workflow task',
+    'read',
+    true,
+    'queue',
+  ),
 ];
+
+/** The functions behind the HTTP API, in FUNCTIONS order. */
+export const API_FUNCTIONS: readonly (FunctionSpec & { name: ApiFunctionName })[] = FUNCTIONS.filter(
+  (f): f is FunctionSpec & { name: ApiFunctionName } => f.trigger === 'api',
+);
 
 export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/health', fn: 'health', auth: 'none' },
@@ -144,6 +179,14 @@ export const ENV = {
   edgeControlToken: 'EDGE_CONTROL_TOKEN',
   /** Timeout of one partner API call, milliseconds. */
   partnerTimeoutMs: 'PARTNER_TIMEOUT_MS',
+  /** … or, in AWS, the Secrets Manager ARN holding that token. */
+  edgeControlTokenArn: 'EDGE_CONTROL_TOKEN_ARN',
   /** Local only: Step Functions endpoint (the local workflow runtime) for task token callbacks. */
   sfnEndpoint: 'SFN_ENDPOINT',
+  /** The call setup state machine (call-routing starts and stops its executions). */
+  stateMachineArn: 'CALL_SETUP_STATE_MACHINE_ARN',
+  /** How long the edge holds a group call INVITE for the workflow's final response, milliseconds. */
+  holdTimeoutMs: 'CALL_SETUP_HOLD_TIMEOUT_MS',
+  /** Base URL of the system's own HTTP API (call-setup-tasks: where the edge reports leg results). */
+  apiUrl: 'API_URL',
 } as const;

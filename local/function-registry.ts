@@ -1,5 +1,5 @@
 /**
- * The function modules of lib/routes.ts FUNCTIONS, imported statically so the local runtime
+ * The API function modules of lib/routes.ts FUNCTIONS, imported statically so the local runtime
  * runs exactly the handler files the stack deploys.
  */
 
@@ -16,11 +16,11 @@ import * as regroups from '#functions/regroups/handler.ts';
 import type { AppDeps } from '#functions/shared/deps.ts';
 import type { ApiHandler } from '#functions/shared/http-function.ts';
 import * as users from '#functions/users/handler.ts';
-import type { FunctionName } from '../lib/routes.ts';
+import type { ApiFunctionName } from '../lib/routes.ts';
 
 type Builder = (deps: () => Promise<AppDeps>) => ApiHandler;
 
-export const FUNCTION_BUILDERS: Record<FunctionName, Builder> = {
+export const FUNCTION_BUILDERS: Record<ApiFunctionName, Builder> = {
   health: health.buildHandler,
   auth: auth.buildHandler,
   users: users.buildHandler,

@@ -8,7 +8,7 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { type FunctionName, type RouteSpec, routeKey } from '../lib/routes.ts';
+import { type ApiFunctionName, type RouteSpec, routeKey } from '../lib/routes.ts';
 import { createLambdaContext } from './lambda-context.ts';
 
 /** A Lambda handler behind an HTTP API route (payload format 2.0). */
@@ -25,7 +25,7 @@ export interface LocalHttpApiOptions {
   port: number;
   routes: readonly RouteSpec[];
   /** Handler of a function, resolved on each request (so it may load lazily). */
-  handlerFor: (fn: FunctionName) => ApiHandler;
+  handlerFor: (fn: ApiFunctionName) => ApiHandler;
   /** Bearer token standing in for IAM (SigV4) auth on `edge` routes. */
   edgeToken: string;
   /** `requestContext.apiId`. Default `local`. */

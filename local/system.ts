@@ -9,7 +9,7 @@ import { type AppDeps, depsFromEnv } from '#functions/shared/deps.ts';
 import { type ControlApi, startControlApi } from '../edge/control-api.ts';
 import { createFunctionsClient } from '../edge/functions-client.ts';
 import { type SipEdge, startSipEdge } from '../edge/sip-edge.ts';
-import { ENV, FUNCTIONS, ROUTES } from '../lib/routes.ts';
+import { API_FUNCTIONS, ENV, ROUTES } from '../lib/routes.ts';
 import { startCallSetupWorkflow } from './call-setup-workflow.ts';
 import type { ResolvedSystemConfig } from './config.ts';
 import { ensureTable, startDynalite } from './dynalite.ts';
@@ -43,6 +43,8 @@ export interface StartSystemOptions {
   /** SIP edge diagnostics. */
   sipLog?: (line: string) => void;
   onRequest?: (log: { system: string; method: string; path: string; status: number; ms: number }) => void;
+  /** TEST hook: the partner interrogation queue delivers every message twice (SQS is at-least-once). */
+  duplicateSqsDeliveries?: boolean;
 }
 
 /** The environment a deployed function of this system would see (lib/routes.ts ENV). */
@@ -68,7 +70,7 @@ export const startSystem = async (
     client.destroy();
     const deps = await depsFromEnv(localEnv(cfg, db.endpoint));
     await seedSystem(cfg, deps.store);
-    const handlers = new Map(FUNCTIONS.map((f) => [f.name, FUNCTION_BUILDERS[f.name](async () => deps)]));
+    const handlers = new Map(API_FUNCTIONS.map((f) => [f.name, FUNCTION_BUILDERS[f.name](async () => deps)]));
     const api = await startLocalHttpApi({
       port: cfg.http.port,
       routes: ROUTES,
@@ -113,7 +115,12 @@ export const startSystem = async (
     deps.edge = createEdgeControlClient({ url: control.url, token: cfg.edgeToken });
     let workflow: WorkflowRuntime;
     try {
-      workflow = await startCallSetupWorkflow(cfg, deps, { apiUrl: api.url });
+      workflow = await startCallSetupWorkflow(
+        cfg,
+        deps,
+        { apiUrl: api.url },
+        { duplicateSqsDeliveries: opts.duplicateSqsDeliveries },
+      );
     } catch (e) {
       await control.close();
       await edge.stop();

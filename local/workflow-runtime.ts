@@ -2,11 +2,11 @@
  * The call setup workflow of one local system, as in AWS: the state machine the stack defines
  * (lib/call-setup-asl.ts) on the local Step Functions service, its interrogation queue on local SQS
  * (with a dead-letter queue), and a long-poll loop delivering SQS events to the interrogator, like an
- * event source mapping. The workflow's Lambda tasks are the given handlers.
+ * event source mapping. The workflow's Lambda tasks run in the given handler (the call-setup-tasks function).
  */
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { callSetupAsl } from '../lib/call-setup-asl.ts';
-import type { AslDefinition, CallSetupWorkflowFunctions } from '../lib/call-setup-workflow.ts';
+import type { AslDefinition } from '../lib/call-setup-workflow.ts';
 import { createQueue, startLocalSqs } from './sqs.ts';
 import { type SqsBatchHandler, startSqsPoller } from './sqs-poller.ts';
 import { type LocalLambdaHandler, startLocalStepFunctions } from './stepfunctions.ts';
@@ -44,11 +44,14 @@ export const rerootTimeoutPaths = (asl: AslDefinition): AslDefinition => {
 
 export const startWorkflowRuntime = async (opts: {
   name: string;
-  tasks: Record<keyof CallSetupWorkflowFunctions, LocalLambdaHandler>;
+  /** The call-setup-tasks function. */
+  tasks: LocalLambdaHandler;
   interrogator: SqsBatchHandler;
   partnerTimeoutSeconds?: number;
+  /** TEST hook: the interrogation queue delivers every message twice (SqsPollerOptions.duplicateDeliveries). */
+  duplicateSqsDeliveries?: boolean;
 }): Promise<WorkflowRuntime> => {
-  const { asl, functionNames, queueName } = callSetupAsl(
+  const { asl, tasksFunctionName, queueName } = callSetupAsl(
     opts.partnerTimeoutSeconds ? { partnerTimeoutSeconds: opts.partnerTimeoutSeconds } : {},
   );
   const sqs = await startLocalSqs();
@@ -60,10 +63,7 @@ export const startWorkflowRuntime = async (opts: {
   const queue = await createQueue(client, queueName, {
     dlq: { name: `${queueName}-dlq`, maxReceiveCount: 3 },
   });
-  const lambdas: Record<string, LocalLambdaHandler> = {};
-  for (const [k, fnName] of Object.entries(functionNames) as [keyof CallSetupWorkflowFunctions, string][]) {
-    lambdas[fnName] = opts.tasks[k];
-  }
+  const lambdas: Record<string, LocalLambdaHandler> = { [tasksFunctionName]: opts.tasks };
   const sfn = await startLocalStepFunctions({ sqs: client, lambdas });
   const stateMachineArn = sfn.createStateMachine(
     `call-setup-${opts.name.replace(/[^A-Za-z0-9-]/g, '-')}`,
@@ -74,6 +74,7 @@ export const startWorkflowRuntime = async (opts: {
     queueUrl: queue.queueUrl,
     queueArn: queue.queueArn,
     handler: opts.interrogator,
+    duplicateDeliveries: opts.duplicateSqsDeliveries,
   });
   return {
     sfnEndpoint: sfn.endpoint,

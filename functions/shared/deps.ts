@@ -31,6 +31,13 @@ export interface AppDeps {
   callSetup?: { stateMachineArn: string; holdTimeoutMs: number };
 }
 
+/**
+ * How long the edge holds a group call INVITE for the workflow's final response, by default: longer
+ * than the longest acknowledgement timer plus the partner interrogation, shorter than the caller's
+ * Timer B/C would allow.
+ */
+export const DEFAULT_HOLD_TIMEOUT_MS = 30_000;
+
 export type Env = Record<string, string | undefined>;
 
 const required = (env: Env, name: string): string => {
@@ -42,17 +49,33 @@ const required = (env: Env, name: string): string => {
 export const depsFromEnv = async (env: Env = process.env): Promise<AppDeps> => {
   const system = normalizeDomain(required(env, ENV.systemDomain));
   const tableName = required(env, ENV.tableName);
-  const secret = env[ENV.tokenSecret] ?? (await readSecret(required(env, ENV.tokenSecretArn)));
+  // Read on first use only: functions that never sign nor verify tokens neither read nor may read it.
+  const localSecret = env[ENV.tokenSecret];
+  const secretArn = env[ENV.tokenSecretArn];
+  const secret =
+    localSecret ??
+    (async () => {
+      if (!secretArn)
+        throw new Error(`missing environment variable ${ENV.tokenSecret} or ${ENV.tokenSecretArn}`);
+      return readSecret(secretArn);
+    });
   const timeoutMs = Number(env[ENV.partnerTimeoutMs] ?? 3000);
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
     throw new Error(`${ENV.partnerTimeoutMs} must be a positive number`);
   const now = Date.now;
   const edgeUrl = env[ENV.edgeControlUrl];
-  const edgeToken = env[ENV.edgeControlToken];
+  const edgeTokenArn = env[ENV.edgeControlTokenArn];
+  const edgeToken =
+    env[ENV.edgeControlToken] ?? (edgeUrl && edgeTokenArn ? await readSecret(edgeTokenArn) : undefined);
+  const stateMachineArn = env[ENV.stateMachineArn];
+  const holdTimeoutMs = Number(env[ENV.holdTimeoutMs] ?? DEFAULT_HOLD_TIMEOUT_MS);
+  if (!Number.isInteger(holdTimeoutMs) || holdTimeoutMs <= 0)
+    throw new Error(`${ENV.holdTimeoutMs} must be a positive integer`);
   const doc = createDocumentClient(env[ENV.dynamodbEndpoint]);
   const sfnEndpoint = env[ENV.sfnEndpoint];
   return {
     ...(edgeUrl && edgeToken ? { edge: createEdgeControlClient({ url: edgeUrl, token: edgeToken }) } : {}),
+    ...(stateMachineArn ? { callSetup: { stateMachineArn, holdTimeoutMs } } : {}),
     system,
     store: new Store(doc, tableName),
     calls: new CallStore(doc, tableName),

@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { CALL_SETUP_TASKS } from '../../functions/call-setup-tasks/tasks.ts';
 import {
   type AslDefinition,
   aslFromTemplate,
@@ -27,31 +28,25 @@ const asArray = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 interface Fixture {
   stack: Stack;
   workflow: CallSetupWorkflow;
-  fnIds: Record<string, string>;
+  /** Logical id of the call-setup-tasks function. */
+  tasksId: string;
   queueId: string;
   template: Template;
   asl: AslDefinition;
 }
 
-/** A test stack with dummy inline functions, a queue and the workflow. */
-function build(opts: { withPolicy?: boolean; partnerTimeoutSeconds?: number } = {}): Fixture {
+/** A test stack with a dummy inline tasks function, a queue and the workflow. */
+function build(opts: { partnerTimeoutSeconds?: number } = {}): Fixture {
   const app = new App({ context: cdkJsonFeatureFlags() });
   const stack = new Stack(app, 'WorkflowTest');
-  const fn = (id: string) =>
-    new LambdaFunction(stack, id, {
-      runtime: Runtime.NODEJS_22_X,
-      handler: 'index.handler',
-      code: Code.fromInline('exports.handler = async (e) => e;'),
-    });
-  const functions = {
-    resolveTemporaryGroup: fn('ResolveFn'),
-    ...(opts.withPolicy === false ? {} : { applyCommencementPolicy: fn('PolicyFn') }),
-    inviteMembers: fn('InviteFn'),
-    completeCallSetup: fn('CompleteFn'),
-  };
+  const tasks = new LambdaFunction(stack, 'TasksFn', {
+    runtime: Runtime.NODEJS_22_X,
+    handler: 'index.handler',
+    code: Code.fromInline('exports.handler = async (e) => e;'),
+  });
   const queue = new Queue(stack, 'Interrogations');
   const workflow = new CallSetupWorkflow(stack, 'CallSetup', {
-    functions,
+    tasks,
     interrogationQueue: queue,
     ...(opts.partnerTimeoutSeconds === undefined
       ? {}
@@ -59,11 +54,10 @@ function build(opts: { withPolicy?: boolean; partnerTimeoutSeconds?: number } = 
   });
   const id = (c: { node: { defaultChild?: unknown } }) =>
     stack.getLogicalId(c.node.defaultChild as CfnElement);
-  const fnIds = Object.fromEntries(Object.entries(functions).map(([name, f]) => [name, id(f)]));
   return {
     stack,
     workflow,
-    fnIds,
+    tasksId: id(tasks),
     queueId: id(queue),
     template: Template.fromStack(stack),
     asl: definitionAsl(stack),
@@ -147,17 +141,21 @@ describe('Construct: CallSetupWorkflow', () => {
       expect(stateOf(f.asl, 'Done').Type).toBe('Succeed');
     });
 
-    it('invokes ResolveTemporaryGroup and CompleteCallSetup directly (payload response only)', () => {
-      expect(stateOf(f.asl, 'ResolveTemporaryGroup')).toMatchObject({
+    it.each([
+      ['ResolveTemporaryGroup', CALL_SETUP_TASKS.resolveTemporaryGroup],
+      ['ApplyCommencementPolicy', CALL_SETUP_TASKS.applyCommencementPolicy],
+      ['CompleteCallSetup', CALL_SETUP_TASKS.completeCallSetup],
+    ])('invokes the tasks function for %s with { task, input: $ } (payload response only)', (name, task) => {
+      expect(stateOf(f.asl, name)).toMatchObject({
         Type: 'Task',
-        Resource: placeholderFunctionArn(f.fnIds.resolveTemporaryGroup as string),
+        Resource: placeholderFunctionArn(f.tasksId),
+        Parameters: { task, 'input.$': '$' },
       });
+    });
+
+    it('keeps the resolved group as the state and ends CompleteCallSetup in Done', () => {
       expect(stateOf(f.asl, 'ResolveTemporaryGroup').ResultPath).toBeUndefined();
-      expect(stateOf(f.asl, 'CompleteCallSetup')).toMatchObject({
-        Type: 'Task',
-        Resource: placeholderFunctionArn(f.fnIds.completeCallSetup as string),
-        Next: 'Done',
-      });
+      expect(stateOf(f.asl, 'CompleteCallSetup').Next).toBe('Done');
     });
 
     it('maps over $.partners without concurrency limit, collecting to $.interrogations', () => {
@@ -214,10 +212,9 @@ describe('Construct: CallSetupWorkflow', () => {
       expect(() => build({ partnerTimeoutSeconds: seconds })).toThrow(/partnerTimeoutSeconds/);
     });
 
-    it('applies the commencement policy with its function, result at $.policy', () => {
+    it('applies the commencement policy, result at $.policy', () => {
       expect(stateOf(f.asl, 'ApplyCommencementPolicy')).toMatchObject({
         Type: 'Task',
-        Resource: placeholderFunctionArn(f.fnIds.applyCommencementPolicy as string),
         ResultPath: PATHS.policy,
         Next: 'CommencementDecision',
       });
@@ -242,8 +239,8 @@ describe('Construct: CallSetupWorkflow', () => {
         ResultPath: '$.responses',
         Next: 'CompleteCallSetup',
         Parameters: {
-          FunctionName: placeholderFunctionArn(f.fnIds.inviteMembers as string),
-          Payload: { 'taskToken.$': '$$.Task.Token', 'input.$': '$' },
+          FunctionName: placeholderFunctionArn(f.tasksId),
+          Payload: { task: CALL_SETUP_TASKS.inviteMembers, 'taskToken.$': '$$.Task.Token', 'input.$': '$' },
         },
       });
       expect(stateOf(f.asl, 'AwaitResponses').TimeoutSeconds).toBeUndefined();
@@ -263,33 +260,6 @@ describe('Construct: CallSetupWorkflow', () => {
       });
     });
 
-    it.each([
-      ['with', true],
-      ['without', false],
-    ])(
-      'catches States.ALL into $.failure → CompleteCallSetup on every task and Map (%s policy function)',
-      (_, withPolicy) => {
-        const asl = withPolicy ? f.asl : build({ withPolicy: false }).asl;
-        const guarded = Object.entries(asl.States)
-          .filter(([name, s]) => ['Task', 'Map'].includes((s as State).Type) && name !== 'CompleteCallSetup')
-          .map(([name]) => name);
-        expect(guarded.sort()).toEqual(
-          (withPolicy
-            ? ['ResolveTemporaryGroup', 'InterrogatePartners', 'ApplyCommencementPolicy', 'AwaitResponses']
-            : ['ResolveTemporaryGroup', 'InterrogatePartners', 'AwaitResponses']
-          ).sort(),
-        );
-        for (const name of guarded) {
-          const catchers = (stateOf(asl, name).Catch ?? []) as Catcher[];
-          expect(catchers.at(-1), name).toEqual({
-            ErrorEquals: ['States.ALL'],
-            ResultPath: '$.failure',
-            Next: 'CompleteCallSetup',
-          });
-        }
-      },
-    );
-
     it('ends every path in CompleteCallSetup → Done (no other terminal state)', () => {
       const terminals = Object.entries(f.asl.States).filter(([, s]) => successors(s as State).length === 0);
       expect(terminals.map(([name]) => name)).toEqual(['Done']);
@@ -305,21 +275,6 @@ describe('Construct: CallSetupWorkflow', () => {
       for (const name of Object.keys(f.asl.States).filter((n) => n !== 'Done')) {
         expect(reaches(name), name).toBe(true);
       }
-    });
-
-    it('uses a Pass deciding proceed when no policy function is given', () => {
-      const g = build({ withPolicy: false });
-      expect(stateOf(g.asl, 'ApplyCommencementPolicy')).toEqual({
-        Type: 'Pass',
-        Parameters: {
-          decision: 'proceed',
-          'acknowledgementTimeoutSeconds.$': '$.acknowledgementTimeoutSeconds',
-          'callPolicy.$': '$.policy',
-        },
-        ResultPath: '$.policy',
-        Next: 'CommencementDecision',
-      });
-      expect(Object.keys(g.fnIds)).not.toContain('applyCommencementPolicy');
     });
   });
 
@@ -341,27 +296,18 @@ describe('Construct: CallSetupWorkflow', () => {
       { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id, 'Arn'] }, ':*']] },
     ];
 
-    it.each([
-      ['with', true],
-      ['without', false],
-    ])(
-      'lets the state machine invoke exactly the workflow functions (%s policy function)',
-      (_, withPolicy) => {
-        const fx = withPolicy ? f : build({ withPolicy: false });
-        const statements = statementsOfStateMachineRole(fx);
-        const lambdaStatements = statements.filter((s) =>
-          asArray(s.Action).some((a) => a.startsWith('lambda:')),
-        );
-        expect(lambdaStatements.flatMap((s) => asArray(s.Action))).toEqual(
-          Array(lambdaStatements.length).fill('lambda:InvokeFunction'),
-        );
-        const expected = Object.values(fx.fnIds).flatMap(fnArns);
-        const actual = resourcesFor(statements, 'lambda:');
-        expect(actual).toHaveLength(expected.length);
-        expect(actual).toEqual(expect.arrayContaining(expected));
-        expect(Object.keys(fx.fnIds)).toHaveLength(withPolicy ? 4 : 3);
-      },
-    );
+    it('lets the state machine invoke exactly the tasks function', () => {
+      const statements = statementsOfStateMachineRole(f);
+      const lambdaStatements = statements.filter((s) =>
+        asArray(s.Action).some((a) => a.startsWith('lambda:')),
+      );
+      expect(lambdaStatements.flatMap((s) => asArray(s.Action))).toEqual(
+        Array(lambdaStatements.length).fill('lambda:InvokeFunction'),
+      );
+      const actual = resourcesFor(statements, 'lambda:');
+      expect(actual).toHaveLength(2);
+      expect(actual).toEqual(expect.arrayContaining(fnArns(f.tasksId)));
+    });
 
     it('lets the state machine send messages to exactly the interrogation queue', () => {
       const statements = statementsOfStateMachineRole(f);
@@ -406,11 +352,9 @@ describe('Construct: CallSetupWorkflow', () => {
 
     it('uses the placeholder ARNs and queue URL of the workflow', () => {
       const text = JSON.stringify(f.asl);
-      const { functions, queueUrl } = f.workflow.placeholders();
-      expect(functions).toEqual(
-        Object.fromEntries(Object.entries(f.fnIds).map(([name, id]) => [name, placeholderFunctionArn(id)])),
-      );
-      for (const arn of Object.values(functions)) expect(text).toContain(`"${arn}"`);
+      const { tasksFunctionArn, queueUrl } = f.workflow.placeholders();
+      expect(tasksFunctionArn).toBe(placeholderFunctionArn(f.tasksId));
+      expect(text).toContain(`"${tasksFunctionArn}"`);
       expect(queueUrl).toBe(`https://sqs.local.amazonaws.com/000000000000/${f.queueId}`);
       expect(text).toContain(`"${queueUrl}"`);
       expect(placeholderFunctionArn('X')).toBe('arn:aws:lambda:local:000000000000:function:X');
@@ -419,19 +363,13 @@ describe('Construct: CallSetupWorkflow', () => {
 
     it('selects the state machine when a stack has several, and refuses to guess', () => {
       const stack = new Stack(new App(), 'Two');
-      const fn = (id: string) =>
-        new LambdaFunction(stack, id, {
-          runtime: Runtime.NODEJS_22_X,
-          handler: 'index.handler',
-          code: Code.fromInline('exports.handler = async (e) => e;'),
-        });
       const make = (id: string) =>
         new CallSetupWorkflow(stack, id, {
-          functions: {
-            resolveTemporaryGroup: fn(`${id}Resolve`),
-            inviteMembers: fn(`${id}Invite`),
-            completeCallSetup: fn(`${id}Complete`),
-          },
+          tasks: new LambdaFunction(stack, `${id}Tasks`, {
+            runtime: Runtime.NODEJS_22_X,
+            handler: 'index.handler',
+            code: Code.fromInline('exports.handler = async (e) => e;'),
+          }),
           interrogationQueue: new Queue(stack, `${id}Queue`),
         });
       const a = make('A');

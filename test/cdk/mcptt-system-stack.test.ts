@@ -5,14 +5,18 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../../adapters/dynamo/table-design.ts';
+import { DEFAULT_HOLD_TIMEOUT_MS } from '../../functions/shared/deps.ts';
 import {
   DEFAULT_TIMEOUT_SECONDS,
   ESM_REQUIRE_BANNER,
+  INTERROGATION_MAX_RECEIVE_COUNT,
+  INTERROGATION_VISIBILITY_SECONDS,
   McpttSystemStack,
   REPO_ROOT,
   TIMEOUT_SECONDS,
+  TOKEN_FUNCTIONS,
 } from '../../lib/mcptt-system-stack.ts';
-import { ENV, FUNCTIONS, type FunctionName, ROUTES, routeKey } from '../../lib/routes.ts';
+import { API_FUNCTIONS, ENV, FUNCTIONS, type FunctionName, ROUTES, routeKey } from '../../lib/routes.ts';
 import { createEntryRoot, type EntryRoot, SDK_IMPORTING_FUNCTION, testApp } from './fixture.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -35,6 +39,10 @@ let outdir: string;
 /** Logical ids, computed from the constructs (not guessed from the template). */
 let tableId: string;
 let secretId: string;
+let edgeTokenId: string;
+let machineId: string;
+let queueId: string;
+let dlqId: string;
 const functionId = {} as Record<FunctionName, string>;
 const roleId = {} as Record<FunctionName, string>;
 
@@ -71,6 +79,10 @@ beforeAll(() => {
   outdir = app.outdir;
   tableId = logicalId(stack.table);
   secretId = logicalId(stack.tokenSecret);
+  edgeTokenId = logicalId(stack.edgeControlToken);
+  machineId = logicalId(stack.callSetup.stateMachine);
+  queueId = logicalId(stack.interrogationQueue);
+  dlqId = logicalId(stack.interrogationDlq);
   for (const spec of FUNCTIONS) {
     const fn = stack.functions[spec.name];
     functionId[spec.name] = logicalId(fn);
@@ -145,11 +157,21 @@ describe('Stack: McpttSystemStack', () => {
     });
   });
 
-  describe('Resource: token secret', () => {
-    it('generates a 64-character key without punctuation', () => {
-      template.resourceCountIs('AWS::SecretsManager::Secret', 1);
-      template.hasResourceProperties('AWS::SecretsManager::Secret', {
-        GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true },
+  describe('Resource: secrets', () => {
+    it('has the token-signing key and the edge control token, nothing else', () => {
+      template.resourceCountIs('AWS::SecretsManager::Secret', 2);
+      expect(res(secretId).Type).toBe('AWS::SecretsManager::Secret');
+      expect(res(edgeTokenId).Type).toBe('AWS::SecretsManager::Secret');
+    });
+
+    it('generates a 64-character signing key and a 48-character edge token, without punctuation', () => {
+      expect(res(secretId).Properties.GenerateSecretString).toMatchObject({
+        PasswordLength: 64,
+        ExcludePunctuation: true,
+      });
+      expect(res(edgeTokenId).Properties.GenerateSecretString).toMatchObject({
+        PasswordLength: 48,
+        ExcludePunctuation: true,
       });
     });
   });
@@ -175,23 +197,52 @@ describe('Stack: McpttSystemStack', () => {
       },
     );
 
-    it('gives regroups 29 s and the others 10 s', () => {
+    it('gives regroups 29 s, the partner interrogator 15 s and the others 10 s', () => {
       const timeouts = Object.fromEntries(
         FUNCTIONS.map((f) => [f.name, res(functionId[f.name]).Properties.Timeout]),
       );
-      for (const f of FUNCTIONS) expect(timeouts[f.name]).toBe(f.name === 'regroups' ? 29 : 10);
+      const expected: Partial<Record<FunctionName, number>> = { regroups: 29, 'partner-interrogator': 15 };
+      for (const f of FUNCTIONS) expect(timeouts[f.name]).toBe(expected[f.name] ?? 10);
     });
+
+    /** What each function's environment holds beyond the common variables. */
+    const extraEnvironment = (name: FunctionName): Record<string, unknown> => {
+      const edge = {
+        [ENV.edgeControlUrl]: `https://edge-control.${SYSTEM}`,
+        [ENV.edgeControlTokenArn]: { Ref: edgeTokenId },
+      };
+      return {
+        ...(TOKEN_FUNCTIONS.has(name) ? { [ENV.tokenSecretArn]: { Ref: secretId } } : {}),
+        ...(name === 'call-routing'
+          ? {
+              ...edge,
+              [ENV.stateMachineArn]: { Ref: machineId },
+              [ENV.holdTimeoutMs]: String(DEFAULT_HOLD_TIMEOUT_MS),
+            }
+          : {}),
+        ...(name === 'call-setup-tasks' ? { ...edge, [ENV.apiUrl]: expect.anything() } : {}),
+      };
+    };
 
     it.each(FUNCTIONS.map((f) => f.name))('%s: environment', (name) => {
       expect(res(functionId[name]).Properties.Environment).toEqual({
         Variables: {
           [ENV.tableName]: { Ref: tableId },
           [ENV.systemDomain]: SYSTEM,
-          [ENV.tokenSecretArn]: { Ref: secretId },
           [ENV.partnerTimeoutMs]: '3000',
           NODE_OPTIONS: '--enable-source-maps',
+          ...extraEnvironment(name),
         },
       });
+    });
+
+    it('gives call-setup-tasks the URL of its own HTTP API (where the edge reports leg results)', () => {
+      const apiUrl = JSON.stringify(
+        (res(functionId['call-setup-tasks']).Properties.Environment as { Variables: Record<string, unknown> })
+          .Variables[ENV.apiUrl],
+      );
+      expect(apiUrl).toContain(`"${logicalId(stack.api)}"`);
+      expect(apiUrl).toContain('execute-api');
     });
 
     it('logs each function to its own log group kept one month', () => {
@@ -248,18 +299,28 @@ describe('Stack: McpttSystemStack', () => {
       }
     });
 
-    it('lets every function but health read the token secret, and nobody else', () => {
-      const readers = Object.values(resources)
+    /** Roles whose policies allow a Secrets Manager action on the secret with logical id `id`. */
+    const readersOf = (id: string): string[] =>
+      Object.values(resources)
         .filter((r) => r.Type === 'AWS::IAM::Policy')
         .filter((r) =>
           actionsOf(statementsOf(r), 'secretsmanager:').some((s) =>
-            JSON.stringify(s.Resource).includes(`"${secretId}"`),
+            JSON.stringify(s.Resource).includes(`"${id}"`),
           ),
         )
         .flatMap((r) => (r.Properties.Roles as { Ref: string }[]).map((role) => role.Ref));
-      const expected = FUNCTIONS.filter((f) => f.name !== 'health').map((f) => roleId[f.name]);
-      expect(readers.sort()).toEqual(expected.sort());
-      for (const f of FUNCTIONS.filter((f) => f.name !== 'health')) {
+
+    it('lets exactly the edge-calling functions read the edge control token', () => {
+      expect(readersOf(edgeTokenId).sort()).toEqual(
+        [roleId['call-setup-tasks'], roleId['call-routing']].sort(),
+      );
+    });
+
+    it('lets exactly the functions that sign or verify tokens read the signing key', () => {
+      const expected = FUNCTIONS.filter((f) => TOKEN_FUNCTIONS.has(f.name)).map((f) => roleId[f.name]);
+      expect(expected.length).toBe(5);
+      expect(readersOf(secretId).sort()).toEqual(expected.sort());
+      for (const f of FUNCTIONS.filter((f) => TOKEN_FUNCTIONS.has(f.name))) {
         const actions = actionsOf(statementsOfRole(roleId[f.name]), 'secretsmanager:').flatMap((s) =>
           asArray(s.Action),
         );
@@ -304,7 +365,7 @@ describe('Stack: McpttSystemStack', () => {
     });
 
     it('integrates each route with its function, one integration per function', () => {
-      template.resourceCountIs('AWS::ApiGatewayV2::Integration', FUNCTIONS.length);
+      template.resourceCountIs('AWS::ApiGatewayV2::Integration', API_FUNCTIONS.length);
       for (const spec of ROUTES) {
         const route = routeResources().find((r) => r.Properties.RouteKey === routeKey(spec));
         const integration = resources[integrationTarget(route as Resource)];
@@ -330,11 +391,105 @@ describe('Stack: McpttSystemStack', () => {
     });
   });
 
+  describe('Resource: call setup workflow', () => {
+    /** The roles allowed an action starting with `prefix` on a resource that mentions `id`. */
+    const rolesAllowed = (prefix: string, id: string): string[] =>
+      Object.values(resources)
+        .filter((r) => r.Type === 'AWS::IAM::Policy')
+        .filter((r) =>
+          actionsOf(statementsOf(r), prefix).some((s) => JSON.stringify(s.Resource).includes(`"${id}"`)),
+        )
+        .flatMap((r) => (r.Properties.Roles as { Ref: string }[]).map((role) => role.Ref));
+    const stateActionsOf = (name: FunctionName): string[] =>
+      actionsOf(statementsOfRole(roleId[name]), 'states:').flatMap((s) => asArray(s.Action));
+
+    it('has one Standard state machine, traced and logged', () => {
+      template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+      expect(res(machineId).Properties).toMatchObject({
+        StateMachineType: 'STANDARD',
+        TracingConfiguration: { Enabled: true },
+        LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true },
+      });
+    });
+
+    it('invokes only the call-setup-tasks function', () => {
+      const definition = JSON.stringify(res(machineId).Properties.DefinitionString);
+      const invoked = FUNCTIONS.filter((f) => definition.includes(`"${functionId[f.name]}"`)).map(
+        (f) => f.name,
+      );
+      expect(invoked).toEqual(['call-setup-tasks']);
+    });
+
+    it('queues partner interrogations encrypted, TLS only, with a DLQ after 3 receives', () => {
+      expect(res(queueId).Properties).toMatchObject({
+        SqsManagedSseEnabled: true,
+        VisibilityTimeout: INTERROGATION_VISIBILITY_SECONDS,
+        RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: 3 },
+      });
+      expect(INTERROGATION_MAX_RECEIVE_COUNT).toBe(3);
+      expect(res(dlqId).Properties).toMatchObject({
+        SqsManagedSseEnabled: true,
+        MessageRetentionPeriod: 14 * 86400,
+      });
+      for (const id of [queueId, dlqId]) {
+        template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+          Queues: [{ Ref: id }],
+          PolicyDocument: {
+            Statement: Match.arrayWith([
+              Match.objectLike({
+                Effect: 'Deny',
+                Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+              }),
+            ]),
+          },
+        });
+      }
+    });
+
+    it('delivers the queue to the partner interrogator with partial batch failures', () => {
+      template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+        FunctionName: { Ref: functionId['partner-interrogator'] },
+        BatchSize: 10,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+      });
+    });
+
+    it('lets only the state machine send to the queue, and only the interrogator consume it', () => {
+      expect(rolesAllowed('sqs:SendMessage', queueId)).toEqual([
+        logicalId(stack.callSetup.stateMachine.role as unknown as { node: { defaultChild?: unknown } }),
+      ]);
+      expect(rolesAllowed('sqs:ReceiveMessage', queueId)).toEqual([roleId['partner-interrogator']]);
+      expect(rolesAllowed('sqs:', dlqId)).toEqual([]);
+    });
+
+    it('gives each function exactly the Step Functions actions it calls', () => {
+      const expected: Partial<Record<FunctionName, string[]>> = {
+        'call-routing': ['states:StartExecution', 'states:StopExecution'],
+        'member-response': ['states:SendTaskFailure', 'states:SendTaskHeartbeat', 'states:SendTaskSuccess'],
+        'partner-interrogator': [
+          'states:SendTaskFailure',
+          'states:SendTaskHeartbeat',
+          'states:SendTaskSuccess',
+        ],
+      };
+      for (const f of FUNCTIONS)
+        expect(stateActionsOf(f.name).sort(), f.name).toEqual(expected[f.name] ?? []);
+      for (const s of actionsOf(statementsOfRole(roleId['call-routing']), 'states:')) {
+        expect(JSON.stringify(s.Resource)).toContain(machineId);
+      }
+    });
+  });
+
   describe('Outputs', () => {
-    it('exports ApiUrl, TableName and TokenSecretArn', () => {
+    it('exports the API URL, table, secrets, state machine and DLQ', () => {
       template.hasOutput('ApiUrl', { Value: Match.objectLike({ 'Fn::Join': Match.anyValue() }) });
       template.hasOutput('TableName', { Value: { Ref: tableId } });
       template.hasOutput('TokenSecretArn', { Value: { Ref: secretId } });
+      template.hasOutput('EdgeControlTokenArn', { Value: { Ref: edgeTokenId } });
+      template.hasOutput('CallSetupStateMachineArn', { Value: { Ref: machineId } });
+      template.hasOutput('InterrogationDlqUrl', { Value: { Ref: dlqId } });
     });
   });
 

@@ -1,0 +1,112 @@
+// functions/call-setup-tasks/handler.ts — the Lambda tasks of the call setup workflow, one function
+// (one warm container serves every step of a call: one cold start at most per call, not four).
+// The state machine passes `{ task, input }`; InviteMembers also gets the task token it stores.
+import middy from '@middy/core';
+import { z } from 'zod';
+import type { CallStore } from '#adapters/dynamo/call-store.ts';
+import type { EdgeControl } from '#adapters/edge-control-client.ts';
+import { ENV } from '../../lib/routes.ts';
+import { type AppDeps, depsFromEnv } from '../shared/deps.ts';
+import { once } from '../shared/http-function.ts';
+import { logger } from '../shared/logger.ts';
+import {
+  applyCommencementPolicy,
+  type CommencementPolicyInput,
+} from '../workflow/apply-commencement-policy.ts';
+import { type CompleteCallSetupState, completeCallSetup } from '../workflow/complete-call-setup.ts';
+import { type InviteState, inviteMembers } from '../workflow/invite-members.ts';
+import { type ResolveInput, resolveTemporaryGroup } from '../workflow/resolve-temporary-group.ts';
+import { CALL_SETUP_TASKS } from './tasks.ts';
+
+/** What the tasks need: the system's store, its call store, its SIP edge and where legs report. */
+export interface CallSetupTaskDeps {
+  app: AppDeps;
+  calls: CallStore;
+  edge: EdgeControl;
+  /** Where the edge reports each leg's final answer: the member-response route of the system's API. */
+  reportUrl: string;
+}
+
+/** The deps of a deployed task function: {@link depsFromEnv} plus `API_URL`. */
+export const taskDepsFrom = (app: AppDeps, apiUrl: string | undefined): CallSetupTaskDeps => {
+  if (!app.calls) throw new Error('the call store is not configured');
+  if (!app.edge) throw new Error(`the SIP edge control API is not configured (${ENV.edgeControlUrl})`);
+  if (!apiUrl) throw new Error(`missing environment variable ${ENV.apiUrl}`);
+  return {
+    app,
+    calls: app.calls,
+    edge: app.edge,
+    reportUrl: `${apiUrl.replace(/\/+$/, '')}/edge/leg-results`,
+  };
+};
+
+const Event = z.discriminatedUnion('task', [
+  z.object({ task: z.literal(CALL_SETUP_TASKS.resolveTemporaryGroup), input: z.looseObject({}) }),
+  z.object({ task: z.literal(CALL_SETUP_TASKS.applyCommencementPolicy), input: z.looseObject({}) }),
+  z.object({
+    task: z.literal(CALL_SETUP_TASKS.inviteMembers),
+    taskToken: z.string().min(1),
+    input: z.looseObject({}),
+  }),
+  z.object({ task: z.literal(CALL_SETUP_TASKS.completeCallSetup), input: z.looseObject({}) }),
+]);
+export type CallSetupTaskEvent = z.infer<typeof Event>;
+
+/** Runs one task; its return value is the task's result in the workflow state. */
+export const runCallSetupTask = async (raw: unknown, deps: CallSetupTaskDeps): Promise<unknown> => {
+  const parsed = Event.safeParse(raw);
+  if (!parsed.success) {
+    // A state machine that does not match this function is a deployment error: fail the task loudly.
+    throw new Error(`call-setup-tasks: malformed task event: ${z.prettifyError(parsed.error)}`);
+  }
+  const event = parsed.data;
+  const { app } = deps;
+  switch (event.task) {
+    case CALL_SETUP_TASKS.resolveTemporaryGroup: {
+      const input = event.input as unknown as ResolveInput & { caller: string; startedAt: number };
+      return {
+        ...(await resolveTemporaryGroup(input, app)),
+        caller: input.caller,
+        startedAt: input.startedAt,
+      };
+    }
+    case CALL_SETUP_TASKS.applyCommencementPolicy:
+      return applyCommencementPolicy(event.input as unknown as CommencementPolicyInput);
+    case CALL_SETUP_TASKS.inviteMembers:
+      return inviteMembers(event.taskToken, event.input as unknown as InviteState, {
+        system: app.system,
+        store: app.store,
+        calls: deps.calls,
+        originate: (req) => deps.edge.originate(req),
+        reportUrl: deps.reportUrl,
+        now: app.now,
+      });
+    case CALL_SETUP_TASKS.completeCallSetup: {
+      const state = event.input as unknown as CompleteCallSetupState;
+      try {
+        const out = await completeCallSetup(state, {
+          calls: deps.calls,
+          edge: deps.edge,
+          now: app.now,
+          system: app.system,
+        });
+        return out.result;
+      } catch (e) {
+        logger.error('CompleteCallSetup failed', {
+          system: app.system,
+          callId: state.callId,
+          reason: (e as Error).message,
+        });
+        throw e;
+      }
+    }
+  }
+};
+
+export const buildHandler = (
+  deps: () => Promise<CallSetupTaskDeps> = once(async () =>
+    taskDepsFrom(await depsFromEnv(), process.env[ENV.apiUrl]),
+  ),
+) => middy<unknown, unknown>().handler(async (event) => runCallSetupTask(event, await deps()));
+
+export const handler = buildHandler();
