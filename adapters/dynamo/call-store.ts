@@ -53,6 +53,16 @@ export interface LegRecord {
   reason?: string;
 }
 
+/** Leg writes in flight at once (DynamoDB takes them in parallel; the SDK's socket pool is 50). */
+export const LEG_WRITE_CONCURRENCY = 25;
+
+/** A counted response: the call's counters after it, and what the commencement decision needs. */
+export interface RecordedResponse {
+  counters: CallRecord['counters'];
+  /** The call as that same write left it (one atomic read with the counters). */
+  call: Pick<CallRecord, 'policy' | 'taskToken' | 'decided'>;
+}
+
 const ZERO = { total: 0, required: 0, accepted: 0, requiredAccepted: 0, lost: 0, requiredLost: 0 };
 const RETENTION_MS = 7 * 24 * 3600_000;
 
@@ -129,11 +139,14 @@ export class CallStore {
     return call as CallRecord;
   }
 
-  /** Stores pending legs (idempotent per leg) and adds them to the call's totals. */
+  /**
+   * Stores pending legs (idempotent per leg) and adds them to the call's totals. The conditional puts
+   * go out {@link LEG_WRITE_CONCURRENCY} at a time: one round trip per batch of members, not per member.
+   */
   async addLegs(callId: string, legs: Omit<LegRecord, 'callId' | 'state'>[]): Promise<number> {
     let added = 0;
     let required = 0;
-    for (const leg of legs) {
+    const put = async (leg: Omit<LegRecord, 'callId' | 'state'>) => {
       try {
         await this.doc.send(
           new PutCommand({
@@ -154,6 +167,9 @@ export class CallStore {
       } catch (e) {
         if (!isConditionFailure(e)) throw e;
       }
+    };
+    for (let i = 0; i < legs.length; i += LEG_WRITE_CONCURRENCY) {
+      await Promise.all(legs.slice(i, i + LEG_WRITE_CONCURRENCY).map(put));
     }
     if (added > 0) {
       await this.doc.send(
@@ -183,14 +199,15 @@ export class CallStore {
 
   /**
    * Records a member's final answer. Only the first answer for a leg counts: it moves the leg out
-   * of `pending` and adds to the counters; the counters after that addition are returned.
+   * of `pending` and adds to the counters; the counters after that addition are returned, with the
+   * call's policy and task token read by the same write (no second read).
    * Undefined when the leg had answered already (a duplicate) or does not exist.
    */
   async recordResponse(
     callId: string,
     legId: string,
     answer: { state: Exclude<LegState, 'pending'>; status?: number; reason?: string },
-  ): Promise<CallRecord['counters'] | undefined> {
+  ): Promise<RecordedResponse | undefined> {
     let leg: Record<string, unknown> | undefined;
     try {
       const out = await this.doc.send(
@@ -235,7 +252,15 @@ export class CallStore {
         ReturnValues: 'ALL_NEW',
       }),
     );
-    return { ...ZERO, ...(out.Attributes?.counters as Partial<CallRecord['counters']>) };
+    const meta = (out.Attributes ?? {}) as Partial<CallRecord>;
+    return {
+      counters: { ...ZERO, ...meta.counters },
+      call: {
+        ...(meta.policy !== undefined ? { policy: meta.policy } : {}),
+        ...(meta.taskToken !== undefined ? { taskToken: meta.taskToken } : {}),
+        ...(meta.decided !== undefined ? { decided: meta.decided } : {}),
+      },
+    };
   }
 
   /** Marks the commencement decision as taken; true for exactly one caller. */

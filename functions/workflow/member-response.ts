@@ -42,7 +42,7 @@ export const legStateOf = (status: number, reason?: string): Exclude<LegState, '
 };
 
 export interface MemberResponseDeps {
-  calls: Pick<CallStore, 'recordResponse' | 'getCall' | 'claimDecision'>;
+  calls: Pick<CallStore, 'recordResponse' | 'claimDecision'>;
   workflow: Pick<WorkflowClient, 'taskSucceeded'>;
 }
 
@@ -67,10 +67,10 @@ export const recordMemberResponse = async (
     status: report.status,
     ...(report.reason !== undefined ? { reason: report.reason } : {}),
   };
-  const counters = await deps.calls.recordResponse(report.callId, report.legId, answer);
-  if (counters === undefined) return { counted: false };
-  const call = await deps.calls.getCall(report.callId);
-  if (call?.policy === undefined) return { counted: true, state };
+  const recorded = await deps.calls.recordResponse(report.callId, report.legId, answer);
+  if (recorded === undefined) return { counted: false };
+  const { counters, call } = recorded;
+  if (call.policy === undefined) return { counted: true, state };
   const decision = evaluateCommencementCounts(call.policy, legCountsOf(counters), { timerExpired: false });
   if (decision.decision === 'wait' || call.taskToken === undefined) {
     return { counted: true, state, decision: decision.decision };

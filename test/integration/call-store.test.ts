@@ -72,13 +72,13 @@ describe('Class: CallStore', () => {
     let decisions = 0;
     await Promise.all(
       Array.from({ length: 40 }, async (_, i) => {
-        const counters = await store.recordResponse(
+        const recorded = await store.recordResponse(
           'race',
           `m${i}`,
           i % 4 === 3 ? { state: 'declined', status: 486 } : { state: 'accepted', status: 200 },
         );
-        if (!counters) return;
-        const d = evaluateCommencementCounts(policy, legCountsOf(counters), { timerExpired: false });
+        if (!recorded) return;
+        const d = evaluateCommencementCounts(policy, legCountsOf(recorded.counters), { timerExpired: false });
         if (d.decision !== 'wait' && (await store.claimDecision('race'))) decisions++;
       }),
     );
@@ -96,6 +96,29 @@ describe('Class: CallStore', () => {
     const legs = await store.listLegs('race');
     expect(legs.filter((l) => l.state === 'pending')).toHaveLength(0);
     expect(legs.find((l) => l.legId === 'm3')).toMatchObject({ state: 'declined', status: 486 });
+  });
+
+  it('returns the call policy and task token read by the same write as the counters', async () => {
+    await newCall('meta', 2);
+    await store.setPolicy('meta', DEFAULT_CALL_POLICY);
+    await store.setTaskToken('meta', 'token-1');
+    const recorded = await store.recordResponse('meta', 'm1', { state: 'accepted', status: 200 });
+    expect(recorded?.call).toEqual({ policy: DEFAULT_CALL_POLICY, taskToken: 'token-1' });
+    expect(recorded?.counters).toMatchObject({ total: 2, accepted: 1 });
+  });
+
+  it('stores many legs in parallel batches, each once', async () => {
+    await newCall('many', 0);
+    const legs = Array.from({ length: 120 }, (_, i) => ({
+      legId: `x${i}`,
+      member: `sip:x${i}@primary.example` as const,
+      system: 'primary.example',
+      required: i < 3,
+    }));
+    expect(await store.addLegs('many', legs)).toBe(120);
+    expect(await store.addLegs('many', legs)).toBe(0);
+    expect(await store.listLegs('many')).toHaveLength(120);
+    expect((await store.getCall('many'))?.counters).toMatchObject({ total: 120, required: 3 });
   });
 
   it('ignores a response for an unknown leg', async () => {
