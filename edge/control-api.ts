@@ -18,6 +18,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { z } from 'zod';
 import { buildMcpttBody } from '../sip/message/multipart.ts';
 import { endpointOfUri } from './contact-endpoint.ts';
+import { createLegReportBatcher } from './leg-report-batcher.ts';
 import type { LegOutcome, OutboundLeg } from './outbound-leg.ts';
 import type { SipEdge } from './sip-edge.ts';
 
@@ -175,7 +176,8 @@ export const startControlApi = async (opts: ControlApiOptions): Promise<ControlA
     return given.length === token.length && timingSafeEqual(given, token);
   };
 
-  const report = async (url: string, payload: unknown) => {
+  const sendReports = async (url: string, reports: readonly unknown[]) => {
+    const payload = reports.length === 1 ? reports[0] : { reports };
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const r = await doFetch(url, {
@@ -193,8 +195,9 @@ export const startControlApi = async (opts: ControlApiOptions): Promise<ControlA
       }
       await new Promise((res) => setTimeout(res, 100 * 2 ** attempt));
     }
-    log(`leg report to ${url} failed after 3 attempts`);
+    log(`leg report (${reports.length}) to ${url} failed after 3 attempts`);
   };
+  const reports = createLegReportBatcher({ send: sendReports });
 
   const prune = () => {
     const cutoff = Date.now() - RETENTION_MS;
@@ -243,7 +246,7 @@ export const startControlApi = async (opts: ControlApiOptions): Promise<ControlA
             ...(answer && answer.length > 0 ? { body: answer.toString('utf8') } : {}),
           };
           if (input.reportUrl) {
-            void report(input.reportUrl, {
+            reports.add(input.reportUrl, {
               callId: input.callId,
               legId: l.legId,
               target: l.target,

@@ -1,16 +1,33 @@
-// functions/member-response/handler.ts — POST /edge/leg-results: the edge's report of an invited member's final answer.
+// functions/member-response/handler.ts — POST /edge/leg-results: the edge's reports of invited members'
+// final answers, one report or a batch `{ reports: [...] }` (edge/leg-report-batcher.ts).
+import { z } from 'zod';
 import { type AppDeps, depsFromEnv } from '../shared/deps.ts';
 import { httpFunction, once } from '../shared/http-function.ts';
 import { LegReport, recordMemberResponse } from '../workflow/member-response.ts';
+
+/** Reports per request at most. */
+export const MAX_REPORTS_PER_REQUEST = 100;
+
+const LegResults = z.union([
+  LegReport,
+  z.strictObject({ reports: z.array(LegReport).min(1).max(MAX_REPORTS_PER_REQUEST) }),
+]);
 
 export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromEnv())) =>
   httpFunction<AppDeps>(
     {
       'POST /edge/leg-results': async ({ body, deps }) => {
-        const report = body(LegReport);
+        const input = body(LegResults);
         const { calls, workflow } = deps;
         if (!calls || !workflow) throw new Error('call store or workflow client not configured');
-        return { status: 200, body: await recordMemberResponse(report, { calls, workflow }) };
+        if (!('reports' in input)) {
+          return { status: 200, body: await recordMemberResponse(input, { calls, workflow }) };
+        }
+        // Each report is its own conditional write; they are independent, so they go in parallel.
+        const results = await Promise.all(
+          input.reports.map((r) => recordMemberResponse(r, { calls, workflow })),
+        );
+        return { status: 200, body: { results } };
       },
     },
     deps,

@@ -154,4 +154,42 @@ describe('member responses', () => {
     const bad = await post({ callId: 'http', legId: 'm1', status: 100 });
     expect(bad.statusCode).toBe(400);
   });
+
+  it('POST /edge/leg-results takes a batch: each report counted once, the wait completed once', async () => {
+    await newCall('batch', 30);
+    const workflow = new FakeWorkflow();
+    const handler = buildHandler(async () => ({ calls, workflow }) as unknown as AppDeps);
+    const post = (body: unknown) =>
+      handler(
+        {
+          routeKey: 'POST /edge/leg-results',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+          isBase64Encoded: false,
+        } as unknown as APIGatewayProxyEventV2,
+        {} as Context,
+      );
+    const reports = Array.from({ length: 30 }, (_, i) => report('batch', `m${i}`, i === 7 ? 486 : 200));
+    // m3 twice in one batch: counted once.
+    const res = await post({ reports: [...reports, report('batch', 'm3', 200)] });
+    expect(res.statusCode).toBe(200);
+    const { results } = JSON.parse(String(res.body)) as {
+      results: { counted: boolean; completed?: boolean }[];
+    };
+    expect(results).toHaveLength(31);
+    expect(results.filter((r) => r.counted)).toHaveLength(30);
+    expect(results.filter((r) => r.completed === true)).toHaveLength(1);
+    expect(workflow.succeeded).toHaveLength(1);
+    expect((await calls.getCall('batch'))?.counters).toMatchObject({ total: 30, accepted: 29, lost: 1 });
+    // An empty batch, a batch over the limit, or one bad report in a batch: 400, nothing recorded.
+    expect((await post({ reports: [] })).statusCode).toBe(400);
+    const tooMany = Array.from({ length: 101 }, (_, i) => report('batch', `z${i}`, 200));
+    expect((await post({ reports: tooMany })).statusCode).toBe(400);
+    await newCall('batchbad', 2);
+    const mixed = await post({
+      reports: [report('batchbad', 'm0', 200), { callId: 'batchbad', legId: 'm1' }],
+    });
+    expect(mixed.statusCode).toBe(400);
+    expect((await calls.getCall('batchbad'))?.counters).toMatchObject({ accepted: 0, lost: 0 });
+  });
 });
