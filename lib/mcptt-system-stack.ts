@@ -21,7 +21,7 @@ import {
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, Billing, ProjectionType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
+import { type Grant, type IGrantable, Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -261,6 +261,19 @@ export class McpttSystemStack extends Stack {
     );
     machine.grantTaskResponse(interrogator);
     machine.grantTaskResponse(this.functions['member-response']);
+    // InviteMembers completes the wait itself when the legs it could not send decide the call. A
+    // policy of its own: the function's default policy cannot name the machine that invokes it (cycle).
+    const tasksRole = this.functions['call-setup-tasks'].role;
+    if (tasksRole === undefined) throw new Error('call-setup-tasks has no role');
+    new Policy(this, 'CallSetupTasksTaskResponse', {
+      roles: [tasksRole],
+      statements: [
+        new PolicyStatement({
+          actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'],
+          resources: [machine.stateMachineArn],
+        }),
+      ],
+    });
     const callRouting = this.functions['call-routing'];
     machine.grantStartExecution(callRouting);
     machine.grantExecution(callRouting, 'states:StopExecution');

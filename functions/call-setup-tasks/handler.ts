@@ -5,6 +5,7 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import type { CallStore } from '#adapters/dynamo/call-store.ts';
 import type { EdgeControl } from '#adapters/edge-control-client.ts';
+import type { WorkflowClient } from '#adapters/workflow-client.ts';
 import { ENV } from '../../lib/routes.ts';
 import { type AppDeps, depsFromEnv } from '../shared/deps.ts';
 import { once } from '../shared/http-function.ts';
@@ -25,6 +26,8 @@ export interface CallSetupTaskDeps {
   edge: EdgeControl;
   /** Where the edge reports each leg's final answer: the member-response route of the system's API. */
   reportUrl: string;
+  /** Task callbacks (when the legs that could not be sent decide the commencement). */
+  workflow: Pick<WorkflowClient, 'taskSucceeded'>;
 }
 
 /** The deps of a deployed task function: {@link depsFromEnv} plus `API_URL`. */
@@ -37,6 +40,13 @@ export const taskDepsFrom = (app: AppDeps, apiUrl: string | undefined): CallSetu
     calls: app.calls,
     edge: app.edge,
     reportUrl: `${apiUrl.replace(/\/+$/, '')}/edge/leg-results`,
+    // Read when used: the local runtime sets the client once its Step Functions endpoint is up.
+    workflow: {
+      taskSucceeded: (token, output) => {
+        if (!app.workflow) throw new Error('the workflow client is not configured');
+        return app.workflow.taskSucceeded(token, output);
+      },
+    },
   };
 };
 
@@ -79,6 +89,7 @@ export const runCallSetupTask = async (raw: unknown, deps: CallSetupTaskDeps): P
         calls: deps.calls,
         originate: (req) => deps.edge.originate(req),
         reportUrl: deps.reportUrl,
+        workflow: deps.workflow,
         now: app.now,
       });
     case CALL_SETUP_TASKS.completeCallSetup: {

@@ -9,11 +9,17 @@
 import type { CallStore } from '#adapters/dynamo/call-store.ts';
 import type { Store } from '#adapters/dynamo/store.ts';
 import type { OriginateRequest } from '#adapters/edge-control-client.ts';
+import type { WorkflowClient } from '#adapters/workflow-client.ts';
 import { buildMcpttInfo } from '#core/mcptt-info.ts';
 import type { EpochMs, SipUri, SystemDomain } from '#core/model.ts';
 import { legSignatureParts, TGI_HEADER } from '#core/partner-leg.ts';
 import { signRequest } from '#core/request-signing.ts';
+import { mapLimit } from '../shared/map-limit.ts';
+import { recordLegOutcome } from './member-response.ts';
 import type { ResolvedMember, ResolvedTemporaryGroup } from './resolve-temporary-group.ts';
+
+/** Registration look-ups in flight at once. */
+const LOOKUP_CONCURRENCY = 25;
 
 /** What InterrogatePartners leaves per partner (answered, or caught as unavailable). */
 export type Interrogation =
@@ -34,7 +40,9 @@ export interface InviteState extends ResolvedTemporaryGroup {
 export interface InviteDeps {
   system: SystemDomain;
   store: Pick<Store, 'listRegistrations' | 'getAgreement'>;
-  calls: Pick<CallStore, 'addLegs' | 'setTaskToken' | 'recordResponse'>;
+  calls: Pick<CallStore, 'addLegs' | 'setTaskToken' | 'recordResponse' | 'claimDecision'>;
+  /** Completes the wait when the legs that could not be sent decide the commencement by themselves. */
+  workflow: Pick<WorkflowClient, 'taskSucceeded'>;
   originate(req: OriginateRequest): Promise<unknown>;
   /** Where the edge reports each leg's final response (the member-response function). */
   reportUrl: string;
@@ -56,6 +64,8 @@ export const groupCallSdp = (host = '127.0.0.1', port = 40_000): string =>
 
 const legIdOf = (member: SipUri): string => member.replace(/^sip:/, '');
 
+const NOT_REGISTERED = { status: 480, reason: 'not registered' } as const;
+
 export const inviteMembers = async (taskToken: string, state: InviteState, deps: InviteDeps) => {
   const now = deps.now();
   const partnerMembers: (ResolvedMember & { partner: SystemDomain })[] = [];
@@ -76,10 +86,33 @@ export const inviteMembers = async (taskToken: string, state: InviteState, deps:
   // The initiator is in the call already: every other affiliated member is invited, once.
   const all = [...state.localMembers, ...partnerMembers].filter((m) => m.mcpttId !== state.caller);
   const unique = new Map(all.map((m) => [m.mcpttId, m]));
+  const members = [...unique.values()];
+  // Where each leg goes, looked up while the legs are being stored: the latest registration of each
+  // of our members (in parallel), the agreement of each partner system (once per partner).
+  const agreements = new Map<SystemDomain, ReturnType<InviteDeps['store']['getAgreement']>>();
+  const agreementOf = (partner: SystemDomain) => {
+    let a = agreements.get(partner);
+    if (!a) {
+      a = deps.store.getAgreement(partner);
+      agreements.set(partner, a);
+    }
+    return a;
+  };
+  const routes = mapLimit(members, LOOKUP_CONCURRENCY, async (m) => {
+    if (m.system === deps.system) {
+      const bindings = await deps.store.listRegistrations(m.mcpttId, now);
+      const latest = [...bindings].sort((a, b) => b.expiresAt - a.expiresAt)[0];
+      return latest ? { member: m, contact: latest.contact } : { member: m, failure: NOT_REGISTERED };
+    }
+    const agreement = await agreementOf(m.system);
+    return agreement
+      ? { member: m, agreement }
+      : { member: m, failure: { status: 403, reason: `no agreement with ${m.system}` } };
+  });
   // 1. Legs first (a response can never find no leg), then the token (no response can find no token).
   await deps.calls.addLegs(
     state.callId,
-    [...unique.values()].map((m) => ({
+    members.map((m) => ({
       legId: legIdOf(m.mcpttId),
       member: m.mcpttId,
       system: m.system,
@@ -88,47 +121,33 @@ export const inviteMembers = async (taskToken: string, state: InviteState, deps:
   );
   await deps.calls.setTaskToken(state.callId, taskToken);
 
-  // 2. Where each leg goes.
+  // 2. The legs, signed for partners.
   const legs: OriginateRequest['legs'] = [];
-  for (const m of unique.values()) {
+  const failed: { legId: string; status: number; reason: string }[] = [];
+  for (const route of await routes) {
+    const m = route.member;
     const legId = legIdOf(m.mcpttId);
-    if (m.system === deps.system) {
-      const bindings = await deps.store.listRegistrations(m.mcpttId, now);
-      const latest = [...bindings].sort((a, b) => b.expiresAt - a.expiresAt)[0];
-      if (!latest) {
-        await deps.calls.recordResponse(state.callId, legId, {
-          state: 'failed',
-          status: 480,
-          reason: 'not registered',
-        });
-        continue;
-      }
-      legs.push({ legId, target: m.mcpttId, contact: latest.contact });
-      continue;
-    }
-    const agreement = await deps.store.getAgreement(m.system);
-    if (!agreement) {
-      await deps.calls.recordResponse(state.callId, legId, {
-        state: 'failed',
-        status: 403,
-        reason: `no agreement with ${m.system}`,
+    if ('failure' in route && route.failure) {
+      failed.push({ legId, ...route.failure });
+    } else if ('contact' in route && route.contact) {
+      legs.push({ legId, target: m.mcpttId, contact: route.contact });
+    } else if ('agreement' in route && route.agreement) {
+      const { agreement } = route;
+      const signature = signRequest({
+        ...legSignatureParts({ member: m.mcpttId, tgi: state.tgi }),
+        sender: deps.system,
+        target: agreement.partner,
+        keyId: agreement.keyId,
+        key: agreement.key,
+        now,
       });
-      continue;
+      legs.push({
+        legId,
+        target: m.mcpttId,
+        nextHop: agreement.sipUri,
+        headers: [...Object.entries(signature), [TGI_HEADER, state.tgi]],
+      });
     }
-    const signature = signRequest({
-      ...legSignatureParts({ member: m.mcpttId, tgi: state.tgi }),
-      sender: deps.system,
-      target: agreement.partner,
-      keyId: agreement.keyId,
-      key: agreement.key,
-      now,
-    });
-    legs.push({
-      legId,
-      target: m.mcpttId,
-      nextHop: agreement.sipUri,
-      headers: [...Object.entries(signature), [TGI_HEADER, state.tgi]],
-    });
   }
   // 3. One batch to the edge.
   if (legs.length > 0) {
@@ -146,5 +165,10 @@ export const inviteMembers = async (taskToken: string, state: InviteState, deps:
       legs,
     });
   }
+  // 4. The legs that could not be sent count as failed answers; they may decide the commencement
+  // (nobody reachable, or a required member unreachable under `abandon`) without waiting for the timer.
+  await mapLimit(failed, LOOKUP_CONCURRENCY, (f) =>
+    recordLegOutcome(state.callId, f.legId, { state: 'failed', status: f.status, reason: f.reason }, deps),
+  );
   return { invited: legs.length, unreachable: unique.size - legs.length };
 };

@@ -60,14 +60,30 @@ export interface MemberResponseResult {
 export const recordMemberResponse = async (
   report: LegReport,
   deps: MemberResponseDeps,
+): Promise<MemberResponseResult> =>
+  recordLegOutcome(
+    report.callId,
+    report.legId,
+    {
+      state: legStateOf(report.status, report.reason),
+      status: report.status,
+      ...(report.reason !== undefined ? { reason: report.reason } : {}),
+    },
+    deps,
+  );
+
+/**
+ * Records one leg's outcome (a member's answer, or a leg that could not be sent) and, when it
+ * decides the commencement, completes the wait (once).
+ */
+export const recordLegOutcome = async (
+  callId: string,
+  legId: string,
+  answer: { state: Exclude<LegState, 'pending'>; status: number; reason?: string },
+  deps: MemberResponseDeps,
 ): Promise<MemberResponseResult> => {
-  const state = legStateOf(report.status, report.reason);
-  const answer = {
-    state,
-    status: report.status,
-    ...(report.reason !== undefined ? { reason: report.reason } : {}),
-  };
-  const recorded = await deps.calls.recordResponse(report.callId, report.legId, answer);
+  const { state } = answer;
+  const recorded = await deps.calls.recordResponse(callId, legId, answer);
   if (recorded === undefined) return { counted: false };
   const { counters, call } = recorded;
   if (call.policy === undefined) return { counted: true, state };
@@ -75,7 +91,7 @@ export const recordMemberResponse = async (
   if (decision.decision === 'wait' || call.taskToken === undefined) {
     return { counted: true, state, decision: decision.decision };
   }
-  if (!(await deps.calls.claimDecision(report.callId))) {
+  if (!(await deps.calls.claimDecision(callId))) {
     return { counted: true, state, decision: decision.decision, completed: false };
   }
   await deps.workflow.taskSucceeded(call.taskToken, { decision });

@@ -468,6 +468,7 @@ describe('Stack: McpttSystemStack', () => {
       const expected: Partial<Record<FunctionName, string[]>> = {
         'call-routing': ['states:StartExecution', 'states:StopExecution'],
         'member-response': ['states:SendTaskFailure', 'states:SendTaskHeartbeat', 'states:SendTaskSuccess'],
+        'call-setup-tasks': ['states:SendTaskFailure', 'states:SendTaskHeartbeat', 'states:SendTaskSuccess'],
         'partner-interrogator': [
           'states:SendTaskFailure',
           'states:SendTaskHeartbeat',

@@ -19,6 +19,7 @@ const untouchable = (): CallSetupTaskDeps => {
     app: { system: 'primary.example', now: () => 1_000, store: fail } as unknown as AppDeps,
     calls: fail as CallSetupTaskDeps['calls'],
     edge: fail as CallSetupTaskDeps['edge'],
+    workflow: fail as CallSetupTaskDeps['workflow'],
     reportUrl: 'http://127.0.0.1:1/edge/leg-results',
   };
 };

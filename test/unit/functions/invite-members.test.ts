@@ -83,6 +83,14 @@ describe('Function: inviteMembers', () => {
           recorded.push({ legId, ...a });
           return undefined;
         },
+        claimDecision: async () => {
+          throw new Error('no decision expected');
+        },
+      },
+      workflow: {
+        taskSucceeded: async () => {
+          throw new Error('no task success expected');
+        },
       },
       originate: async (req) => {
         events.push('originate');
@@ -124,5 +132,45 @@ describe('Function: inviteMembers', () => {
     expect(verified.sender).toBe('primary.example');
     expect(batch?.mcpttInfo).toContain('<session-type>prearranged</session-type>');
     expect(batch?.sdp).toContain('m=application 40000 udp MCPTT');
+  });
+
+  it('completes the wait at once when no member can be reached (no INVITE, no timer)', async () => {
+    const succeeded: unknown[] = [];
+    let originated = false;
+    let lost = 0;
+    const out = await inviteMembers(
+      'token-2',
+      { ...state, interrogations: [] },
+      {
+        system: 'primary.example',
+        store: { listRegistrations: async () => [], getAgreement: async () => undefined },
+        calls: {
+          addLegs: async (_c, legs) => legs.length,
+          setTaskToken: async () => undefined,
+          recordResponse: async () => {
+            lost++;
+            return {
+              counters: { total: 2, required: 1, accepted: 0, requiredAccepted: 0, lost, requiredLost: 1 },
+              call: { policy: DEFAULT_CALL_POLICY, taskToken: 'token-2' },
+            };
+          },
+          claimDecision: async () => succeeded.length === 0,
+        },
+        workflow: {
+          taskSucceeded: async (token, output) => {
+            succeeded.push({ token, output });
+          },
+        },
+        originate: async () => {
+          originated = true;
+        },
+        reportUrl: 'http://127.0.0.1:8060/edge/leg-results',
+        now: () => Date.now(),
+      },
+    );
+    expect(out).toEqual({ invited: 0, unreachable: 2 });
+    expect(originated).toBe(false);
+    expect(succeeded).toHaveLength(1);
+    expect(succeeded[0]).toMatchObject({ token: 'token-2', output: { decision: { decision: 'abandon' } } });
   });
 });
