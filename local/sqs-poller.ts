@@ -34,6 +34,12 @@ export interface SqsPollerOptions {
   visibilityTimeoutSeconds?: number;
   /** Called with handler and SQS errors (the loop goes on after a short pause). */
   onError?: (err: unknown) => void;
+  /**
+   * TEST hook (SQS is at-least-once): every batch is delivered twice, concurrently, with the same
+   * records, as two consumers receiving the same messages would. A message is deleted only when
+   * neither delivery reported it failed; a delivery that throws leaves the whole batch.
+   */
+  duplicateDeliveries?: boolean;
 }
 
 /** A running poller. */
@@ -108,8 +114,18 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
     const records = messages.map((m) => toSqsRecord(m, opts.queueArn, region));
     let failed: Set<string>;
     try {
-      const res = await opts.handler({ Records: records });
-      failed = new Set((res?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+      const deliveries = await Promise.allSettled(
+        Array.from({ length: opts.duplicateDeliveries ? 2 : 1 }, async () =>
+          opts.handler({ Records: structuredClone(records) }),
+        ),
+      );
+      const thrown = deliveries.find((d) => d.status === 'rejected');
+      if (thrown) throw thrown.reason;
+      failed = new Set(
+        deliveries.flatMap((d) =>
+          d.status === 'fulfilled' ? (d.value?.batchItemFailures ?? []).map((f) => f.itemIdentifier) : [],
+        ),
+      );
     } catch (err) {
       onError(err);
       return; // the whole batch becomes visible again

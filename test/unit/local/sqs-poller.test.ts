@@ -123,6 +123,42 @@ describe('local SQS and poller', () => {
     }
   });
 
+  it('duplicateDeliveries (test hook): every batch delivered twice with the same records; a failure in either delivery keeps the message', async () => {
+    const q = await createQueue(client, 'twice');
+    const events: SQSEvent[] = [];
+    let failOnce = true;
+    const poller = startSqsPoller({
+      client,
+      queueUrl: q.queueUrl,
+      queueArn: q.queueArn,
+      visibilityTimeoutSeconds: 0,
+      duplicateDeliveries: true,
+      handler: async (event) => {
+        events.push(event);
+        // One of the two deliveries of the first batch fails the message; the other succeeds.
+        const fail = failOnce;
+        failOnce = false;
+        return { batchItemFailures: fail ? event.Records.map((r) => ({ itemIdentifier: r.messageId })) : [] };
+      },
+    });
+    try {
+      await client.send(new SendMessageCommand({ QueueUrl: q.queueUrl, MessageBody: 'once' }));
+      await until(() => events.length >= 4);
+      await until(async () => (await depth(q.queueUrl)) === 0);
+      await new Promise((r) => setTimeout(r, 100));
+      const records = events.map((e) => e.Records);
+      expect(records.map((r) => r.length)).toEqual([1, 1, 1, 1]);
+      expect(new Set(records.map((r) => r[0]?.messageId)).size).toBe(1);
+      // Deliveries 1 and 2 are the same receive (same receipt handle), 3 and 4 the redelivery.
+      expect(records.map((r) => r[0]?.attributes.ApproximateReceiveCount)).toEqual(['1', '1', '2', '2']);
+      expect(records[0]?.[0]?.receiptHandle).toBe(records[1]?.[0]?.receiptHandle);
+      expect(records[0]?.[0]).not.toBe(records[1]?.[0]);
+      expect(records[0]?.[0]).toEqual(records[1]?.[0]);
+    } finally {
+      await poller.stop();
+    }
+  });
+
   it('leaves the whole batch when the handler throws, and stop() ends a 20 s long poll at once', async () => {
     const q = await createQueue(client, 'flaky');
     let calls = 0;
