@@ -3,7 +3,9 @@
  * edge with SIPp scenarios from test/sipp/ and prints one line per scenario:
  *   REGISTER with digest (right and wrong password); INVITE/200/ACK/BYE through the edge, which is
  *   UAS towards the caller and UAC towards the callee (a second SIPp); CANCEL before the answer; a
- *   lost 200 (the caller does not ACK the first 200; the edge must retransmit it); the call over TCP.
+ *   lost 200 (the caller does not ACK the first 200; the edge must retransmit it); the call over TCP;
+ *   the edge as UAC through its control API; an invitation from the primary's edge through the partner's
+ *   edge; last, the seed flow with SIPp as caller and as members on both systems (seedFlow below).
  *
  * SIPp 3.6 answers only MD5 digest challenges (and uses the first challenge it sees), so this run
  * configures the edges to offer MD5 first; SHA-256 is covered by the project's own tests.
@@ -22,11 +24,16 @@ const SIPP_DIR = resolve('test/sipp');
 const EDGE = '127.0.0.1:5060';
 const work = mkdtempSync(join(tmpdir(), 'sipp-interop-'));
 
-const sipp = (args: string[], timeoutS = 25): Promise<{ code: number; out: string }> =>
+const sipp = (
+  args: string[],
+  timeoutS = 25,
+  started?: (p: ChildProcess) => void,
+): Promise<{ code: number; out: string }> =>
   new Promise((res) => {
     const p = spawn('sipp', [...args, '-nostdin', '-timeout', `${timeoutS - 5}s`, '-timeout_error'], {
       cwd: SIPP_DIR,
     });
+    started?.(p);
     let out = '';
     p.stdout.on('data', (d: Buffer) => {
       out += d.toString();
@@ -79,6 +86,300 @@ interface Outcome {
   ok: boolean;
   detail: string;
 }
+
+interface DemoSystem {
+  domain: string;
+  edgeToken: string;
+  http: { port: number };
+  sip: { port: number };
+}
+
+const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+
+const readText = (path: string): string => {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+};
+
+/** The first few events of a SIPp error file (-trace_err), for a FAIL line. */
+const sippErrors = (path: string): string =>
+  readText(path)
+    // Events are not separated by newlines: each starts with a date, a time and a timestamp.
+    .split(/\d{4}-\d\d-\d\d\t[\d:.]+\t\d+\.\d+: /)
+    .map((l) => l.replace(/\s+/g, ' ').trim())
+    .filter((l) => l && !l.startsWith('The following events') && !l.includes('using the out-of-call'))
+    .slice(0, 3)
+    .map((l) => l.slice(0, 160))
+    .join(' | ');
+
+interface SeedMember {
+  user: string;
+  password: string;
+  system: DemoSystem;
+  group: string;
+  port: number;
+  log: string;
+  errors: string;
+  process?: ChildProcess;
+  exit?: number;
+  /** Stopped by the runner (the flow failed before the member's call could end). */
+  killed?: boolean;
+  run?: Promise<{ code: number; out: string }>;
+}
+
+/**
+ * The seed flow with SIPp as caller and as members (TS 23.379, group call on a temporary group formed
+ * by group regroup, multiple MCPTT systems), as test/e2e/seed-flow.test.ts runs it with our own UAs:
+ * 1. Two SIPp members, each its own process and port (test/sipp/seed-member.xml with the out-of-call
+ *    scenario seed-member-calls.xml): dispatcher on the primary (fire-1) and carol on the partner
+ *    (ambulance-1) REGISTER and PUBLISH their affiliation; the runner waits until each system's
+ *    functions hold the member's binding (at the member's port) and affiliation.
+ * 2. The dispatcher regroups fire-1 and ambulance-1 as `seed` (HTTP API); the members answer the
+ *    regroup notice (SIP MESSAGE).
+ * 3. The SIPp caller (seed-caller.xml) as alice REGISTERs, affiliates to fire-1 and calls the TGI:
+ *    200 with the call setup complete result, ACK, BYE.
+ * 4. Each member must have had exactly one INVITE, answered 180/200, got the ACK and a BYE.
+ * 5. The regroup is cancelled.
+ * Runs last: alice, dispatcher and carol stay registered and affiliated.
+ */
+const seedFlow = async (
+  nextPort: () => number,
+  record: (name: string, ok: boolean, detail: string) => void,
+): Promise<void> => {
+  const name = 'seed flow: SIPp caller, SIPp members on 2 systems';
+  const config = JSON.parse(readFileSync('config/demo.json', 'utf8')) as { systems: DemoSystem[] };
+  const [primary, partner] = config.systems;
+  if (!primary || !partner) throw new Error('config/demo.json: two systems expected');
+  const api = (s: DemoSystem) => `http://127.0.0.1:${s.http.port}`;
+  const edgeGet = async <T>(s: DemoSystem, path: string): Promise<T> =>
+    (await (
+      await fetch(`${api(s)}${path}`, { headers: { authorization: `Bearer ${s.edgeToken}` } })
+    ).json()) as T;
+  const tgi = `sip:seed@${primary.domain}`;
+
+  // 1. The members, in the background.
+  const members: SeedMember[] = [
+    {
+      user: 'dispatcher',
+      password: 'dispatcher-pass',
+      system: primary,
+      group: `sip:fire-1@${primary.domain}`,
+    },
+    { user: 'carol', password: 'carol-pass', system: partner, group: `sip:ambulance-1@${partner.domain}` },
+  ].map((m) => ({
+    ...m,
+    port: nextPort(),
+    log: join(work, `seed-${m.user}.log`),
+    errors: join(work, `seed-${m.user}.errors`),
+  }));
+  for (const m of members) {
+    const fields = csv(`seed-${m.user}.csv`, [m.system.domain, m.group]);
+    m.run = sipp(
+      [
+        `127.0.0.1:${m.system.sip.port}`,
+        '-sf',
+        'seed-member.xml',
+        '-oocsf',
+        'seed-member-calls.xml',
+        '-inf',
+        fields,
+        '-s',
+        m.user,
+        '-au',
+        m.user,
+        '-ap',
+        m.password,
+        '-m',
+        '1',
+        '-i',
+        '127.0.0.1',
+        '-p',
+        String(m.port),
+        '-trace_logs',
+        '-log_file',
+        m.log,
+        '-trace_err',
+        '-error_file',
+        m.errors,
+      ],
+      45,
+      (p) => {
+        m.process = p;
+      },
+    ).then((r) => {
+      m.exit = r.code;
+      return r;
+    });
+  }
+  const stopMembers = async () => {
+    for (const m of members) {
+      if (m.exit !== undefined) continue;
+      m.killed = true;
+      m.process?.kill('SIGKILL');
+    }
+    await Promise.all(members.map((m) => m.run));
+  };
+  const fail = async (detail: string) => {
+    await stopMembers();
+    record(name, false, detail);
+  };
+
+  // Registered (a binding at the member's port) and affiliated, as the system's functions see it.
+  const online = async (m: SeedMember): Promise<boolean> => {
+    const id = encodeURIComponent(`sip:${m.user}@${m.system.domain}`);
+    for (let i = 0; i < 100 && m.exit === undefined; i++) {
+      const [reg, aff] = await Promise.all([
+        edgeGet<{ bindings?: { contact: string }[] }>(m.system, `/edge/registrations/${id}`),
+        edgeGet<{ affiliations?: { groupId: string }[] }>(m.system, `/edge/affiliations/${id}`),
+      ]);
+      if (
+        reg.bindings?.some((b) => b.contact.includes(`@127.0.0.1:${m.port};`)) &&
+        aff.affiliations?.some((a) => a.groupId === m.group)
+      )
+        return true;
+      await sleep(100);
+    }
+    return false;
+  };
+  const ready = await Promise.all(members.map(online));
+  const notReady = members.filter((_m, i) => !ready[i]);
+  if (notReady.length > 0) {
+    await fail(
+      notReady
+        .map((m) => `${m.user} not registered and affiliated (sipp exit ${m.exit}: ${sippErrors(m.errors)})`)
+        .join('; '),
+    );
+    return;
+  }
+
+  // 2. The regroup, by the dispatcher over the primary's HTTP API.
+  const login = (await (
+    await fetch(`${api(primary)}/auth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'dispatcher', password: 'dispatcher-pass' }),
+    })
+  ).json()) as { token: string };
+  const dispatcher = { authorization: `Bearer ${login.token}`, 'content-type': 'application/json' };
+  const created = await fetch(`${api(primary)}/regroups`, {
+    method: 'POST',
+    headers: dispatcher,
+    body: JSON.stringify({ constituents: ['fire-1', `ambulance-1@${partner.domain}`], name: 'seed' }),
+  });
+  const regroup = (await created.json()) as { tgi?: string; message?: string };
+  if (created.status !== 201 || regroup.tgi !== tgi) {
+    await fail(`regroup ${created.status} ${regroup.message ?? regroup.tgi}`);
+    return;
+  }
+
+  // 3. The caller.
+  const callerLog = join(work, 'seed-alice.log');
+  const callerErrors = join(work, 'seed-alice.errors');
+  const caller = await sipp([
+    `127.0.0.1:${primary.sip.port}`,
+    '-sf',
+    'seed-caller.xml',
+    '-inf',
+    csv('seed-alice.csv', [primary.domain, `sip:fire-1@${primary.domain}`, tgi]),
+    '-s',
+    'alice',
+    '-au',
+    'alice',
+    '-ap',
+    'alice-pass',
+    '-m',
+    '1',
+    '-i',
+    '127.0.0.1',
+    '-p',
+    String(nextPort()),
+    '-trace_logs',
+    '-log_file',
+    callerLog,
+    '-trace_err',
+    '-error_file',
+    callerErrors,
+  ]);
+  const said = readText(callerLog);
+  const callId = /call-id (\S+) tgi/.exec(said)?.[1];
+  const inviteTo200 = /INVITE to 200: ([\d.]+) ms/.exec(said)?.[1];
+  const systems = [...said.matchAll(/<system domain="([^"]+)" invited="(\d+)" accepted="(\d+)"/g)].map(
+    (m) => ({ domain: m[1] ?? '', invited: Number(m[2]), accepted: Number(m[3]) }),
+  );
+
+  // 4. The members' BYE. The system does not (yet) release a group call when its initiator hangs up
+  // (no hang timer either): if the members are still in the call shortly after the caller's BYE, the
+  // runner releases their legs through the primary's edge control API, as the functions do when they
+  // tear a call down (POST /v1/legs/{legId}/bye; legId = the member's URI without "sip:",
+  // functions/workflow/invite-members.ts). carol's BYE goes through the partner's edge.
+  for (let i = 0; i < 20 && members.some((m) => m.exit === undefined); i++) await sleep(100);
+  const stillInCall = members.filter((m) => m.exit === undefined);
+  if (stillInCall.length > 0 && callId) {
+    const control = `http://127.0.0.1:${primary.http.port + 1}`;
+    await Promise.all(
+      stillInCall.map((m) =>
+        fetch(
+          `${control}/v1/legs/${encodeURIComponent(`${m.user}@${m.system.domain}`)}/bye?callId=${encodeURIComponent(callId)}`,
+          { method: 'POST', headers: { authorization: `Bearer ${primary.edgeToken}` } },
+        ),
+      ),
+    );
+  } else if (stillInCall.length > 0) {
+    await stopMembers();
+  }
+  await Promise.all(members.map((m) => m.run));
+  const calls = members.map((m) => {
+    const done = /group call done: invites ([\d.]+), regroup notices ([\d.]+), byes ([\d.]+)/.exec(
+      readText(m.log),
+    );
+    return { invites: Number(done?.[1] ?? 0), notices: Number(done?.[2] ?? 0), byes: Number(done?.[3] ?? 0) };
+  });
+
+  // 5. The regroup is cancelled.
+  const deleted = await fetch(`${api(primary)}/regroups/seed`, { method: 'DELETE', headers: dispatcher });
+
+  const perSystem = [primary, partner].map((s) => systems.find((x) => x.domain === s.domain));
+  const problems = [
+    ...(caller.code !== 0 ? [`caller exit ${caller.code}: ${sippErrors(callerErrors)}`] : []),
+    ...[primary, partner].flatMap((s, i) => {
+      const r = perSystem[i];
+      return r?.invited === 1 && r.accepted === 1
+        ? []
+        : [`${s.domain} invited ${r?.invited ?? '?'} accepted ${r?.accepted ?? '?'} (1 and 1 expected)`];
+    }),
+    ...members.flatMap((m) =>
+      m.exit === 0
+        ? []
+        : [
+            `${m.user} exit ${m.exit}${m.killed ? ' (stopped by the runner)' : ''}: ${sippErrors(m.errors) || 'no SIPp error logged: timed out waiting for the call to end'}`,
+          ],
+    ),
+    ...(deleted.status !== 200 ? [`regroup delete ${deleted.status}`] : []),
+  ];
+  const ms = inviteTo200 !== undefined ? `${Math.round(Number(inviteTo200))} ms` : '?';
+  record(
+    name,
+    problems.length === 0,
+    problems.length > 0
+      ? problems.join('; ')
+      : `INVITE→200 ${ms}; invited/accepted ${perSystem.map((r) => `${r?.domain} ${r?.invited}/${r?.accepted}`).join(', ')}; ` +
+          members
+            .map(
+              (m, i) =>
+                `${m.user} ${calls[i]?.invites} INVITE+ACK, ${calls[i]?.byes} BYE, ${calls[i]?.notices} notice`,
+            )
+            .join('; ') +
+          `; regroup deleted ${deleted.status}`,
+  );
+  if (stillInCall.length > 0 && callId) {
+    console.log(
+      `      (${stillInCall.map((m) => m.user).join(' and ')} released by this runner through the edge control API: no release on the caller's BYE yet)`,
+    );
+  }
+};
 
 const main = async () => {
   const systems = await startSystems();
@@ -393,7 +694,11 @@ const main = async () => {
       ok,
       `regroup ${regroup.status}, forged leg ${forged.outcome.status}, signed leg ${leg.state} ${leg.outcome.status}, BYE ${bye.bye}, member exit ${callee.code}`,
     );
+    // A group is in one temporary group at a time: free fire-1 and ambulance-1 for the seed flow below.
+    await fetch(`${api}/regroups/interop-tg`, { method: 'DELETE', headers: dispatcher });
   }
+
+  await seedFlow(() => port++, record);
 
   systems.kill('SIGINT');
   rmSync(work, { recursive: true, force: true });
