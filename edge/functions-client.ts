@@ -1,15 +1,157 @@
 /**
  * The edge's HTTP client for its own system's functions (the `edge` routes of lib/routes.ts).
  * Locally it authenticates with the system's edge bearer token; in AWS the same routes use IAM
- * authorization. Every call has a timeout; failures become `FunctionsError` with the status.
+ * authorization: with a `signer` (SigV4, {@link createSigV4Signer}) every request is signed with the
+ * task role's credentials instead. Every call has a timeout; failures become `FunctionsError` with the
+ * status.
  */
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { SignatureV4 } from '@smithy/signature-v4';
+
 export interface FunctionsClientOptions {
   /** Base URL of the system's HTTP API, e.g. http://127.0.0.1:8060 */
   baseUrl: string;
-  edgeToken: string;
+  /** Bearer token of the `edge` routes (local runtime); not sent when `signer` is given. */
+  edgeToken?: string;
+  /** Signs each request (AWS: SigV4 for the IAM-authorized `edge` routes) instead of the bearer token. */
+  signer?: RequestSigner;
   timeoutMs?: number;
   fetch?: typeof fetch;
 }
+
+/** Adds authentication headers to one request. */
+export interface RequestSigner {
+  /** The headers to send: `headers` plus the signature's (`authorization`, `x-amz-date`, …). */
+  sign(request: {
+    method: string;
+    url: URL;
+    headers: Record<string, string>;
+    body?: string;
+  }): Promise<Record<string, string>>;
+}
+
+/** Temporary or long-term AWS credentials. */
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  expiration?: Date;
+}
+
+/** SHA-256 and HMAC-SHA-256 for the signer, from node:crypto. */
+type SourceData = string | ArrayBuffer | ArrayBufferView;
+const bytesOf = (data: SourceData): string | Uint8Array =>
+  typeof data === 'string'
+    ? data
+    : data instanceof ArrayBuffer
+      ? new Uint8Array(data)
+      : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+
+class NodeSha256 {
+  private hash: Hash | Hmac;
+  private readonly secret: string | Uint8Array | undefined;
+  constructor(secret?: SourceData) {
+    this.secret = secret === undefined ? undefined : bytesOf(secret);
+    this.hash = this.create();
+  }
+  private create(): Hash | Hmac {
+    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret);
+  }
+  update(data: SourceData): void {
+    this.hash.update(bytesOf(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.hash.digest());
+  }
+  reset(): void {
+    this.hash = this.create();
+  }
+}
+
+/**
+ * AWS Signature Version 4 for API Gateway (`execute-api`): what an IAM-authorized HTTP API route
+ * requires. Credentials default to the AWS SDK's chain (in ECS: the task role, from the container
+ * credentials endpoint), refreshed when they expire.
+ */
+export const createSigV4Signer = (opts: {
+  region: string;
+  /** @default execute-api */
+  service?: string;
+  /** @default the SDK's default credential chain */
+  credentials?: AwsCredentials | (() => Promise<AwsCredentials>);
+  /** Clock of the signature (tests). */
+  now?: () => Date;
+}): RequestSigner => {
+  const signer = new SignatureV4({
+    service: opts.service ?? 'execute-api',
+    region: opts.region,
+    credentials: opts.credentials ?? defaultProvider(),
+    sha256: NodeSha256,
+    uriEscapePath: true,
+    applyChecksum: false,
+  });
+  return {
+    async sign({ method, url, headers, body }) {
+      const query: Record<string, string | string[]> = {};
+      for (const key of new Set(url.searchParams.keys())) {
+        const values = url.searchParams.getAll(key);
+        query[key] = values.length === 1 ? (values[0] as string) : values;
+      }
+      const signed = await signer.sign(
+        {
+          method,
+          protocol: url.protocol,
+          hostname: url.hostname,
+          ...(url.port ? { port: Number(url.port) } : {}),
+          path: url.pathname,
+          query,
+          headers: { ...headers, host: url.host },
+          ...(body !== undefined ? { body } : {}),
+        },
+        opts.now ? { signingDate: opts.now() } : {},
+      );
+      const out: Record<string, string> = {};
+      for (const [name, value] of Object.entries(signed.headers)) {
+        // fetch sets Host itself (the same value that was signed).
+        if (name.toLowerCase() !== 'host') out[name] = String(value);
+      }
+      return out;
+    },
+  };
+};
+
+/** The region of an API Gateway URL (`https://<id>.execute-api.<region>.amazonaws.com/…`), if it is one. */
+export const regionOfApiUrl = (url: string): string | undefined =>
+  /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/i.exec(new URL(url).hostname)?.[1];
+
+/**
+ * A `fetch` that signs the requests to `origin` (e.g. the edge control API's leg reports to the
+ * system's `edge` routes) and passes every other request through unsigned.
+ */
+export const createSigningFetch = (signer: RequestSigner, origin: string, inner: typeof fetch = fetch) => {
+  const allowed = new URL(origin).origin;
+  return async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
+    const url = new URL(input instanceof Request ? input.url : input.toString());
+    if (url.origin !== allowed) return inner(input, init);
+    const headers: Record<string, string> = {};
+    new Headers(init.headers).forEach((value, name) => {
+      // A bearer token meant for the local runtime is not sent along with a signature.
+      if (name !== 'authorization') headers[name] = value;
+    });
+    if (init.body !== undefined && init.body !== null && typeof init.body !== 'string') {
+      throw new Error('createSigningFetch: only string bodies can be signed');
+    }
+    const body = (init.body ?? undefined) as string | undefined;
+    const signed = await signer.sign({
+      method: init.method ?? 'GET',
+      url,
+      headers,
+      ...(body ? { body } : {}),
+    });
+    return inner(url, { ...init, headers: signed });
+  };
+};
 
 export class FunctionsError extends Error {
   override name = 'FunctionsError';
@@ -52,6 +194,9 @@ export type CallRoute =
   | { action: 'reject'; status: number; reason: string; warningCode?: number; warning?: string };
 
 export const createFunctionsClient = (opts: FunctionsClientOptions) => {
+  if (opts.signer === undefined && opts.edgeToken === undefined) {
+    throw new Error('createFunctionsClient: give edgeToken (bearer) or signer (SigV4)');
+  }
   const doFetch = opts.fetch ?? fetch;
   const timeoutMs = opts.timeoutMs ?? 5000;
   const request = async <T>(
@@ -59,7 +204,10 @@ export const createFunctionsClient = (opts: FunctionsClientOptions) => {
     path: string,
     body?: { json?: unknown; raw?: string; contentType?: string; headers?: Record<string, string> },
   ): Promise<T> => {
-    const headers: Record<string, string> = { authorization: `Bearer ${opts.edgeToken}`, ...body?.headers };
+    let headers: Record<string, string> = {
+      ...(opts.signer ? {} : { authorization: `Bearer ${opts.edgeToken}` }),
+      ...body?.headers,
+    };
     let payload: string | undefined;
     if (body?.json !== undefined) {
       payload = JSON.stringify(body.json);
@@ -68,7 +216,16 @@ export const createFunctionsClient = (opts: FunctionsClientOptions) => {
       payload = body.raw;
       headers['content-type'] = body.contentType ?? 'application/octet-stream';
     }
-    const res = await doFetch(`${opts.baseUrl}${path}`, {
+    const url = `${opts.baseUrl}${path}`;
+    if (opts.signer) {
+      headers = await opts.signer.sign({
+        method,
+        url: new URL(url),
+        headers,
+        ...(payload !== undefined ? { body: payload } : {}),
+      });
+    }
+    const res = await doFetch(url, {
       method,
       headers,
       ...(payload !== undefined ? { body: payload } : {}),
@@ -123,6 +280,10 @@ export const createFunctionsClient = (opts: FunctionsClientOptions) => {
     /** The caller cancelled a held group call INVITE (RFC 3261 §9.2). */
     cancelCall(callId: string) {
       return request<unknown>('POST', '/edge/calls/cancel', { json: { callId } });
+    },
+    /** The initiator hung up an established group call: the functions end the members' legs. */
+    releaseCall(callId: string) {
+      return request<unknown>('POST', '/edge/calls/release', { json: { callId } });
     },
     publishAffiliation(assertedIdentity: string, pidf: string) {
       return request<{ mcpttId: string; clientId: string; affiliations: AffiliationOutcome[] }>(

@@ -19,6 +19,7 @@ import type { Endpoint, InboundMessage } from '../sip/transport/types.ts';
 import { B2buaCall, type CallLegIo } from './b2bua-call.ts';
 import { endpointOfUri } from './contact-endpoint.ts';
 import { EdgeAuth } from './edge-auth.ts';
+import { type EdgeMetricsOptions, startEdgeMetrics } from './edge-metrics.ts';
 import type { FunctionsClient } from './functions-client.ts';
 import { OutboundLeg, type OutboundLegIo, type OutboundLegOptions } from './outbound-leg.ts';
 import { handlePublish } from './presence.ts';
@@ -44,6 +45,11 @@ export interface SipEdgeOptions {
   authenticate?: boolean;
   /** Diagnostics (one line per event); default silent. */
   log?: (line: string) => void;
+  /**
+   * CloudWatch metrics as EMF lines every period (edge/edge-metrics.ts): SipTransactions,
+   * SipRetransmissions, EdgeActiveTransactions. Default off (the local runtime keeps it off).
+   */
+  metrics?: boolean | EdgeMetricsOptions;
 }
 
 export interface SipEdge {
@@ -134,12 +140,31 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
   const auth = new EdgeAuth(opts.domain, opts.functions, opts.authSecret, Date.now, opts.digestAlgorithms);
   const calls = new Map<string, B2buaCall>();
   const answered = new Map<string, UasCall>();
+  /** Answered group calls: SIP Call-ID → the functions' call id (whose members a BYE releases). */
+  const groupCalls = new Map<string, string>();
   const legs = new Map<string, OutboundLeg>();
   const held = new Map<string, { tx: ServerTransaction; inbound: InboundMessage; timer: NodeJS.Timeout }>();
   const whoIs = async (req: SipRequest) =>
     opts.authenticate === false ? ({ ok: true, mcpttId: fromUri(req) } as const) : auth.authenticate(req);
   const now = Date.now;
   const port = transport.local('udp').port;
+  // 2xx retransmissions of the edge's own calls (RFC 3261 §13.3.1.4), outside the transactions.
+  let callRetransmissions = 0;
+  const metrics = opts.metrics
+    ? startEdgeMetrics(
+        opts.domain,
+        () => {
+          const stats = tl.stats();
+          const c = stats.created;
+          return {
+            transactions: c.ict + c.nict + c.ist + c.nist,
+            retransmissions: stats.retransmissionsSent + callRetransmissions,
+            active: tl.size(),
+          };
+        },
+        opts.metrics === true ? {} : opts.metrics,
+      )
+    : undefined;
 
   /** How the edge sends as a UAC (outgoing legs, and the callee side of relayed calls). */
   const legIo: OutboundLegIo = {
@@ -175,10 +200,12 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
     respondInbound: (res) => {
       tx.respond(res);
     },
-    retransmitInbound: (res) =>
+    retransmitInbound: (res) => {
+      callRetransmissions++;
       void Promise.resolve(transport.send(res, inbound.source)).catch((e) =>
         log(`2xx retransmission not sent: ${e}`),
-      ),
+      );
+    },
     timers: { T1: tl.timers.T1, T2: tl.timers.T2 },
     setTimeout: (fn, ms) => setTimeout(fn, ms),
     clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
@@ -240,8 +267,10 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
           respond: (res) => {
             tx.respond(res);
           },
-          retransmit: (res) =>
-            void Promise.resolve(transport.send(res, inbound.source)).catch(() => undefined),
+          retransmit: (res) => {
+            callRetransmissions++;
+            void Promise.resolve(transport.send(res, inbound.source)).catch(() => undefined);
+          },
           timers: { T1: tl.timers.T1, T2: tl.timers.T2 },
           ended: () => answered.delete(callId),
         },
@@ -319,7 +348,15 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
         }
         const own = answered.get(callIdOf(req));
         if (own) {
+          // The initiator of a group call hung up: the functions end every member's leg.
+          const groupCallId = groupCalls.get(callIdOf(req));
           own.onBye();
+          if (groupCallId !== undefined) {
+            groupCalls.delete(callIdOf(req));
+            opts.functions
+              .releaseCall(groupCallId)
+              .catch((e: unknown) => log(`release of ${groupCallId} not delivered: ${String(e)}`));
+          }
           return createResponse(req, 200, 'OK');
         }
         const call = calls.get(callIdOf(req));
@@ -419,13 +456,19 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
           respond: (res) => {
             h.tx.respond(res);
           },
-          retransmit: (res) =>
-            void Promise.resolve(transport.send(res, h.inbound.source)).catch(() => undefined),
+          retransmit: (res) => {
+            callRetransmissions++;
+            void Promise.resolve(transport.send(res, h.inbound.source)).catch(() => undefined);
+          },
           timers: { T1: tl.timers.T1, T2: tl.timers.T2 },
-          ended: () => answered.delete(callId),
+          ended: () => {
+            answered.delete(callId);
+            groupCalls.delete(callId);
+          },
         },
       );
       answered.set(callId, call);
+      groupCalls.set(callId, heldId);
       return true;
     }
     const res = createResponse(req, final.status, final.reason, {
@@ -480,6 +523,7 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
     transactions: tl,
     callCount: () => calls.size / 2 + answered.size,
     async stop() {
+      metrics?.stop();
       for (const h of held.values()) clearTimeout(h.timer);
       tl.shutdown();
       await transport.close();

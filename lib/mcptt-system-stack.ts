@@ -1,12 +1,15 @@
 /**
  * One MCPTT system on AWS: its DynamoDB table, token-signing secret, one Lambda function per entry of
  * FUNCTIONS and the HTTP API exposing ROUTES (both from lib/routes.ts, shared with the local runtime),
- * the call setup workflow (lib/call-setup-workflow.ts) with its partner interrogation queue and DLQ.
+ * the call setup workflow (lib/call-setup-workflow.ts) with its partner interrogation queue and DLQ, the
+ * VPC (lib/network.ts), the SIP edge service (lib/sip-edge-service.ts), alarms and dashboard
+ * (lib/monitoring.ts). Every function role holds exactly the permissions of lib/function-access.ts; the
+ * accepted cdk-nag findings are acknowledged in lib/nag-suppressions.ts.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   HttpApi,
@@ -21,7 +24,15 @@ import {
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, Billing, ProjectionType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { type Grant, type IGrantable, Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { ContainerImage } from 'aws-cdk-lib/aws-ecs';
+import {
+  type Grant,
+  type IGrantable,
+  Policy,
+  PolicyStatement,
+  Role,
+  ServicePrincipal,
+} from 'aws-cdk-lib/aws-iam';
 import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -32,6 +43,11 @@ import type { Construct } from 'constructs';
 import { INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../adapters/dynamo/table-design.ts';
 import { DEFAULT_HOLD_TIMEOUT_MS } from '../functions/shared/deps.ts';
 import { CallSetupWorkflow } from './call-setup-workflow.ts';
+import { EDGE_CONTROL_URL } from './edge-config.ts';
+import { EDGE_CONTROL_CLIENTS, FUNCTION_ACCESS } from './function-access.ts';
+import { McpttMonitoring } from './monitoring.ts';
+import { acknowledgeNagFindings } from './nag-suppressions.ts';
+import { McpttNetwork } from './network.ts';
 import {
   ENV,
   FUNCTIONS,
@@ -41,6 +57,7 @@ import {
   type RouteAuth,
   routeKey,
 } from './routes.ts';
+import { SipEdgeService } from './sip-edge-service.ts';
 import { validateDomain } from './systems-from-config.ts';
 
 /** The repository root (parent of lib/): the default root of the function entries and of package-lock.json. */
@@ -104,9 +121,34 @@ export interface McpttSystemStackProps extends StackProps {
   /**
    * Base URL of the system's SIP edge control API, as the functions reach it (env `EDGE_CONTROL_URL`):
    * where the call setup tasks send leg batches and held final responses.
-   * @default `https://edge-control.<system>`
+   * @default the edge service's Cloud Map name in the VPC ({@link EDGE_CONTROL_URL})
    */
   readonly edgeControlUrl?: string;
+  /** The SIP edge service (lib/sip-edge-service.ts). */
+  readonly edge?: {
+    /**
+     * The container image.
+     * @default built from the repository's Dockerfile (staged at synth; built by `cdk deploy`)
+     */
+    readonly image?: ContainerImage;
+    /** Who may send SIP to the load balancer. @default 0.0.0.0/0 */
+    readonly sipIngressCidr?: string;
+    /** ACM certificate ARN of the TLS listener on 5061; no TLS listener without it. */
+    readonly tlsCertificateArn?: string;
+    /** @default 1 */
+    readonly minTasks?: number;
+    /** @default 1 (see decision 0011, "Several tasks") */
+    readonly maxTasks?: number;
+  };
+  /** The VPC's IPv4 range. @default 10.60.0.0/16 */
+  readonly vpcCidr?: string;
+  /** Alarm notifications (lib/monitoring.ts). */
+  readonly alarms?: {
+    /** Create the encrypted alarm topic. @default true */
+    readonly topic?: boolean;
+    /** E-mail addresses subscribed to it. */
+    readonly emails?: readonly string[];
+  };
   /**
    * How long the edge holds a group call INVITE for the workflow's final response, milliseconds.
    * @default DEFAULT_HOLD_TIMEOUT_MS (30 s)
@@ -179,6 +221,12 @@ export class McpttSystemStack extends Stack {
   readonly interrogationDlq: Queue;
   /** The call setup workflow (state machine and its log group). */
   readonly callSetup: CallSetupWorkflow;
+  /** The VPC and the security group of the edge control API's clients. */
+  readonly network: McpttNetwork;
+  /** The SIP edge service (Fargate behind the Network Load Balancer). */
+  readonly edge: SipEdgeService;
+  /** Alarms and dashboard. */
+  readonly monitoring: McpttMonitoring;
 
   constructor(scope: Construct, id: string, props: McpttSystemStackProps) {
     super(scope, id, props);
@@ -213,6 +261,9 @@ export class McpttSystemStack extends Stack {
       description: `Bearer token of the SIP edge control API of ${this.system}`,
       generateSecretString: { passwordLength: 48, excludePunctuation: true, includeSpace: false },
     });
+
+    // --- Network ---------------------------------------------------------------------------------
+    this.network = new McpttNetwork(this, 'Network', props.vpcCidr ? { cidr: props.vpcCidr } : {});
 
     // --- Functions -----------------------------------------------------------------------------
     const missing = FUNCTIONS.map((f) => join(entryRoot, f.entry)).filter((p) => !existsSync(p));
@@ -259,32 +310,45 @@ export class McpttSystemStack extends Stack {
         maxBatchingWindow: Duration.seconds(0),
       }),
     );
-    machine.grantTaskResponse(interrogator);
-    machine.grantTaskResponse(this.functions['member-response']);
-    // InviteMembers completes the wait itself when the legs it could not send decide the call. A
-    // policy of its own: the function's default policy cannot name the machine that invokes it (cycle).
-    const tasksRole = this.functions['call-setup-tasks'].role;
-    if (tasksRole === undefined) throw new Error('call-setup-tasks has no role');
-    new Policy(this, 'CallSetupTasksTaskResponse', {
-      roles: [tasksRole],
-      statements: [
-        new PolicyStatement({
-          actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'],
-          resources: [machine.stateMachineArn],
-        }),
-      ],
+    // Step Functions actions, exactly those of FUNCTION_ACCESS. In a policy of each function's own,
+    // not its default policy: the function the machine invokes cannot depend on the machine (cycle).
+    const executionArn = Stack.of(this).formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${machine.stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
+    for (const spec of FUNCTIONS) {
+      const states = FUNCTION_ACCESS[spec.name].states;
+      if (states.length === 0) continue;
+      const onMachine = states.filter((a) => a !== 'states:StopExecution');
+      const statements = [
+        ...(onMachine.length > 0
+          ? [new PolicyStatement({ actions: [...onMachine], resources: [machine.stateMachineArn] })]
+          : []),
+        ...(states.includes('states:StopExecution')
+          ? [new PolicyStatement({ actions: ['states:StopExecution'], resources: [executionArn] })]
+          : []),
+      ];
+      new Policy(this, `${pascal(spec.name)}StatesPolicy`, {
+        roles: [this.roleOf(spec.name)],
+        statements,
+      });
+    }
     const callRouting = this.functions['call-routing'];
-    machine.grantStartExecution(callRouting);
-    machine.grantExecution(callRouting, 'states:StopExecution');
     callRouting.addEnvironment(ENV.stateMachineArn, machine.stateMachineArn);
     callRouting.addEnvironment(ENV.holdTimeoutMs, String(props.holdTimeoutMs ?? DEFAULT_HOLD_TIMEOUT_MS));
-    const edgeControlUrl = props.edgeControlUrl ?? `https://edge-control.${this.system}`;
-    for (const name of ['call-setup-tasks', 'call-routing'] as const) {
+    const edgeControlUrl = props.edgeControlUrl ?? EDGE_CONTROL_URL;
+    for (const name of EDGE_CONTROL_CLIENTS) {
       const fn = this.functions[name];
       fn.addEnvironment(ENV.edgeControlUrl, edgeControlUrl);
       fn.addEnvironment(ENV.edgeControlTokenArn, this.edgeControlToken.secretArn);
-      this.edgeControlToken.grantRead(fn);
+      this.roleOf(name).addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [this.edgeControlToken.secretArn],
+        }),
+      );
     }
 
     // --- HTTP API ------------------------------------------------------------------------------
@@ -346,6 +410,32 @@ export class McpttSystemStack extends Stack {
     // Where the edge reports leg results (POST /edge/leg-results); not an integration, so no cycle.
     this.functions['call-setup-tasks'].addEnvironment(ENV.apiUrl, this.stage.url);
 
+    // --- SIP edge --------------------------------------------------------------------------------
+    const edgeProps = props.edge ?? {};
+    this.edge = new SipEdgeService(this, 'Edge', {
+      system: this.system,
+      network: this.network,
+      apiUrl: this.stage.url,
+      controlToken: this.edgeControlToken,
+      grantEdgeInvoke: (grantee) => this.grantEdgeInvoke(grantee),
+      ...(edgeProps.image ? { image: edgeProps.image } : { imageDirectory: REPO_ROOT }),
+      ...(edgeProps.sipIngressCidr ? { sipIngressCidr: edgeProps.sipIngressCidr } : {}),
+      ...(edgeProps.tlsCertificateArn ? { tlsCertificateArn: edgeProps.tlsCertificateArn } : {}),
+      ...(edgeProps.minTasks !== undefined ? { minTasks: edgeProps.minTasks } : {}),
+      ...(edgeProps.maxTasks !== undefined ? { maxTasks: edgeProps.maxTasks } : {}),
+    });
+
+    // --- Monitoring ------------------------------------------------------------------------------
+    this.monitoring = new McpttMonitoring(this, 'Monitoring', {
+      system: this.system,
+      api: this.api,
+      interrogationDlq: this.interrogationDlq,
+      stateMachine: machine,
+      edge: this.edge,
+      alarmTopic: props.alarms?.topic ?? true,
+      ...(props.alarms?.emails ? { alarmEmails: props.alarms.emails } : {}),
+    });
+
     // --- Outputs -------------------------------------------------------------------------------
     new CfnOutput(this, 'ApiUrl', { value: this.stage.url, description: 'Base URL of the HTTP API' });
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
@@ -353,6 +443,17 @@ export class McpttSystemStack extends Stack {
     new CfnOutput(this, 'EdgeControlTokenArn', { value: this.edgeControlToken.secretArn });
     new CfnOutput(this, 'CallSetupStateMachineArn', { value: machine.stateMachineArn });
     new CfnOutput(this, 'InterrogationDlqUrl', { value: this.interrogationDlq.queueUrl });
+    new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
+
+    // cdk-nag (AwsSolutions) findings this design accepts, each with its reason.
+    acknowledgeNagFindings(this);
+  }
+
+  /** The execution role of function `name` (created by the stack, never by the function). */
+  roleOf(name: FunctionName): Role {
+    const role = this.functions[name].role;
+    if (!(role instanceof Role)) throw new Error(`function ${name} has no role of the stack`);
+    return role;
   }
 
   /**
@@ -376,6 +477,35 @@ export class McpttSystemStack extends Stack {
       retention: RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    // The stack's own role, not the function's default one: no AWS managed policies (the basic
+    // execution policy would allow logs:CreateLogGroup on *), only what FUNCTION_ACCESS lists.
+    const role = new Role(this, `${id}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `${this.system}: execution role of the ${spec.name} function`,
+    });
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
+    const inVpc = FUNCTION_ACCESS[spec.name].edgeControl;
+    if (inVpc) {
+      // What Lambda needs to attach the function to the VPC (the AWSLambdaVPCAccessExecutionRole actions).
+      role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: [
+            'ec2:CreateNetworkInterface',
+            'ec2:DescribeNetworkInterfaces',
+            'ec2:DescribeSubnets',
+            'ec2:DeleteNetworkInterface',
+            'ec2:AssignPrivateIpAddresses',
+            'ec2:UnassignPrivateIpAddresses',
+          ],
+          resources: ['*'],
+        }),
+      );
+    }
     const fn = new NodejsFunction(this, `${id}Function`, {
       description: `${this.system}: ${spec.description}`.slice(0, 256),
       entry: join(entryRoot, spec.entry),
@@ -389,7 +519,15 @@ export class McpttSystemStack extends Stack {
       tracing: Tracing.ACTIVE,
       loggingFormat: LoggingFormat.JSON,
       logGroup,
+      role,
       environment,
+      ...(inVpc
+        ? {
+            vpc: this.network.vpc,
+            vpcSubnets: this.network.functionSubnets,
+            securityGroups: [this.network.edgeClients],
+          }
+        : {}),
       bundling: {
         format: OutputFormat.ESM,
         target: 'node22',
@@ -402,12 +540,29 @@ export class McpttSystemStack extends Stack {
         forceDockerBundling: false,
       },
     });
-    if (spec.table === 'read-write') this.table.grantReadWriteData(fn);
-    else this.table.grantReadData(fn);
+    // DynamoDB: exactly the actions its code runs (lib/function-access.ts), on the table, and Query on
+    // the indexes it queries. No wildcard action, no `index/*`.
+    const access = FUNCTION_ACCESS[spec.name];
+    role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: [...access.table], resources: [this.table.tableArn] }),
+    );
+    if (access.indexes.length > 0) {
+      role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: ['dynamodb:Query'],
+          resources: access.indexes.map((key) => `${this.table.tableArn}/index/${INDEXES[key].name}`),
+        }),
+      );
+    }
     // Only the functions that sign or verify bearer tokens read the signing key.
     if (TOKEN_FUNCTIONS.has(spec.name)) {
       fn.addEnvironment(ENV.tokenSecretArn, this.tokenSecret.secretArn);
-      this.tokenSecret.grantRead(fn);
+      role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [this.tokenSecret.secretArn],
+        }),
+      );
     }
     return fn;
   }

@@ -88,7 +88,8 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   fn(
     'call-routing',
     'Where an INVITE arriving at the edge goes: a registered user, a redirection, or a refusal',
-    'read',
+    // Writes too: it claims the SIP Call-ID, creates the call, records partner nonces, cancels calls.
+    'read-write',
   ),
   fn(
     'member-response',
@@ -158,6 +159,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/edge/affiliations/{mcpttId}', fn: 'affiliation', auth: 'edge' },
   { method: 'POST', path: '/edge/calls', fn: 'call-routing', auth: 'edge' },
   { method: 'POST', path: '/edge/calls/cancel', fn: 'call-routing', auth: 'edge' },
+  { method: 'POST', path: '/edge/calls/release', fn: 'call-routing', auth: 'edge' },
   { method: 'POST', path: '/edge/leg-results', fn: 'member-response', auth: 'edge' },
 ];
 
@@ -189,4 +191,9 @@ export const ENV = {
   holdTimeoutMs: 'CALL_SETUP_HOLD_TIMEOUT_MS',
   /** Base URL of the system's own HTTP API (call-setup-tasks: where the edge reports leg results). */
   apiUrl: 'API_URL',
+  /**
+   * Powertools' switch (`true` turns the functions' EMF metrics off; adapters/metrics.ts). Unset in AWS;
+   * the local runtime sets it unless metrics are asked for, so local runs print no EMF lines.
+   */
+  metricsDisabled: 'POWERTOOLS_METRICS_DISABLED',
 } as const;

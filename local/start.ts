@@ -3,7 +3,7 @@
  * by default `primary.example` and `partner.example` from config/demo.json — with their data on
  * disk under .data/ (kept across restarts). Prints what runs where, then a line with `ready`.
  *
- *   npm start -- [--config FILE] [--data-dir DIR] [--reset] [--memory] [--quiet]
+ *   npm start -- [--config FILE] [--data-dir DIR] [--reset] [--memory] [--quiet] [--bundles DIR] [--metrics]
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadLocalConfig } from './config.ts';
@@ -15,6 +15,9 @@ const USAGE = `usage: npm start -- [options]
   --reset          wipe the data first
   --memory         keep data in memory only
   --quiet          do not log each HTTP request
+  --bundles DIR    run the functions from the bundles \`cdk synth\` wrote to DIR (npm run synth: cdk.out),
+                   what is deployed, instead of the source modules
+  --metrics        the functions print their CloudWatch EMF metric lines (off by default)
   --help           this text`;
 
 const main = async () => {
@@ -37,6 +40,8 @@ const main = async () => {
   const local = await startLocalSystems(config, {
     ...(dataDir ? { dataDir } : {}),
     reset: args.reset ?? false,
+    ...(args.bundles ? { bundles: args.bundles } : {}),
+    metrics: args.metrics ?? false,
     ...(quiet
       ? {}
       : {
@@ -68,6 +73,12 @@ const main = async () => {
   console.log(
     dataDir ? `data: ${dataDir}/<system>/ (kept across restarts; --reset wipes)` : 'data: in memory',
   );
+  const bundles = first?.bundles?.bundles;
+  if (bundles) {
+    console.log(
+      `functions: the deployed bundles in ${bundles.dir} (cdk synth), one worker thread per function and system`,
+    );
+  }
   for (const s of local.systems) {
     console.log(
       `  ${s.domain.padEnd(18)} HTTP API ${s.url}   SIP edge udp+tcp 127.0.0.1:${s.sipPort}   edge control ${s.control.url}`,
@@ -94,6 +105,8 @@ const parse = () =>
       reset: { type: 'boolean' },
       memory: { type: 'boolean' },
       quiet: { type: 'boolean' },
+      bundles: { type: 'string' },
+      metrics: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,

@@ -28,8 +28,9 @@
  *    SendTaskHeartbeat comes in time.
  *
  * Differences from AWS: the Context Object has Execution (Id, Name, Input, StartTime, RoleArn),
- * StateMachine and Task.Token only (in Map iterations `Execution.Input` is the item); no execution
- * history; executions are kept in memory; a token whose state timed out through TimeoutSecondsPath
+ * StateMachine and Task.Token only (in Map iterations `Execution.Input` is the item); no
+ * GetExecutionHistory (an in-process observer, {@link executionObservers}, sees the timed events
+ * instead); executions are kept in memory; a token whose state timed out through TimeoutSecondsPath
  * stays valid until the execution ends; `States.TaskFailed` in Retry/Catch also matches
  * `States.HeartbeatTimeout`.
  */
@@ -120,6 +121,43 @@ export interface LocalStepFunctions {
   /** Aborts running executions, then closes the server. Idempotent. */
   close(): Promise<void>;
 }
+
+/**
+ * One timed event of a local execution, as an in-process observer sees it (a compact stand-in for
+ * GetExecutionHistory): the execution's start and end, every state entered/exited/failed/caught
+ * (Map iterations' states carry their `index`), and each Lambda invocation of a Task state.
+ * `timestamp` is epoch milliseconds (state events: the library's `Date.now()`; the others with
+ * sub-millisecond precision).
+ */
+export type LocalExecutionEvent = { executionArn: string; timestamp: number } & (
+  | { type: 'ExecutionStarted'; name: string }
+  | { type: 'ExecutionEnded'; status: LocalExecutionStatus }
+  | {
+      type: 'StateEntered' | 'StateExited' | 'StateFailed' | 'StateCaught' | 'StateRetried';
+      state: string;
+      stateType: string;
+      index?: number;
+    }
+  | { type: 'LambdaInvoked' | 'LambdaReturned'; state: string; functionName: string }
+);
+
+/**
+ * Observers of every execution of every local Step Functions service of this process (benchmarks).
+ * Empty by default, and then nothing is recorded nor consumed: executions run exactly as without it.
+ */
+export const executionObservers = new Set<(event: LocalExecutionEvent) => void>();
+
+const observe = (event: LocalExecutionEvent): void => {
+  for (const o of executionObservers) {
+    try {
+      o(event);
+    } catch {
+      // an observer never disturbs an execution
+    }
+  }
+};
+
+const preciseNow = (): number => performance.timeOrigin + performance.now();
 
 /** The largest TimeoutSeconds the library can honour (setTimeout's limit). */
 const MAX_TIMEOUT_SECONDS = 2_147_483;
@@ -259,6 +297,35 @@ const parseJsonArg = (text: string | undefined, errorType: string, what: string)
   }
 };
 
+/** Tells the {@link executionObservers} the state events of one execution (the library's event log). */
+const forwardStateEvents = async (
+  executionArn: string,
+  events: ReturnType<StateMachine['run']>['eventLogs'],
+): Promise<void> => {
+  try {
+    for await (const ev of events) {
+      if (
+        ev.type === 'StateEntered' ||
+        ev.type === 'StateExited' ||
+        ev.type === 'StateFailed' ||
+        ev.type === 'StateCaught' ||
+        ev.type === 'StateRetried'
+      ) {
+        observe({
+          type: ev.type,
+          executionArn,
+          timestamp: ev.timestamp,
+          state: ev.state.name,
+          stateType: ev.state.type,
+          ...(ev.index !== undefined ? { index: ev.index } : {}),
+        });
+      }
+    }
+  } catch {
+    // the event log ends with the execution
+  }
+};
+
 /**
  * Starts the local Step Functions service on 127.0.0.1.
  *
@@ -350,6 +417,24 @@ export async function startLocalStepFunctions(
     }
   };
 
+  /** {@link invokeLambda} with its start and end told to the {@link executionObservers}. */
+  const observedInvoke = async (
+    execution: ExecutionRecord,
+    state: string,
+    m: RegisteredMachine,
+    functionRef: unknown,
+    payload: unknown,
+  ): Promise<unknown> => {
+    const functionName = typeof functionRef === 'string' ? lambdaFunctionName(functionRef) : '';
+    const base = { executionArn: execution.arn, state, functionName };
+    observe({ ...base, type: 'LambdaInvoked', timestamp: preciseNow() });
+    try {
+      return await invokeLambda(m, functionRef, payload);
+    } finally {
+      observe({ ...base, type: 'LambdaReturned', timestamp: preciseNow() });
+    }
+  };
+
   /** Mints a token for `execution`, substitutes it into `input`, runs `start`, waits for the token. */
   const withTaskToken = (
     execution: ExecutionRecord,
@@ -400,16 +485,20 @@ export async function startLocalStepFunctions(
       const custom = m.taskHandlers[stateName];
       const r = spec.resource;
       let run: (input: unknown) => Promise<unknown>;
+      const invoke = (ref: unknown, payload: unknown): Promise<unknown> =>
+        executionObservers.size === 0
+          ? invokeLambda(m, ref, payload)
+          : observedInvoke(execution, stateName, m, ref, payload);
       if (custom) {
         run = async (input) => custom(replaceDeep(input, sentinel, ''));
       } else if (r.startsWith('arn:aws:lambda:')) {
-        run = (input) => invokeLambda(m, r, input);
+        run = (input) => invoke(r, input);
       } else if (r === 'arn:aws:states:::lambda:invoke') {
         run = async (input) => {
           const p = isRecord(input) ? input : {};
           return {
             ExecutedVersion: '$LATEST',
-            Payload: await invokeLambda(m, p.FunctionName, p.Payload),
+            Payload: await invoke(p.FunctionName, p.Payload),
             StatusCode: 200,
           };
         };
@@ -417,7 +506,7 @@ export async function startLocalStepFunctions(
         run = (input) =>
           withTaskToken(execution, spec, input, async (withToken) => {
             const p = isRecord(withToken) ? withToken : {};
-            await invokeLambda(m, p.FunctionName, p.Payload);
+            await invoke(p.FunctionName, p.Payload);
           });
       } else if (r === 'arn:aws:states:::sqs:sendMessage') {
         run = sendMessage;
@@ -466,6 +555,9 @@ export async function startLocalStepFunctions(
     if (e.status !== 'RUNNING') return;
     Object.assign(e, fields, { status, stopDate: new Date() });
     for (const t of [...e.tokens]) closeToken(t);
+    if (executionObservers.size > 0) {
+      observe({ type: 'ExecutionEnded', executionArn: e.arn, status, timestamp: preciseNow() });
+    }
   };
 
   const startExecution = (
@@ -492,6 +584,16 @@ export async function startLocalStepFunctions(
       tokens: new Set(),
     };
     executions.set(arn, e);
+    const observed = executionObservers.size > 0;
+    if (observed) {
+      // Before run(): the first Task state's handler may be called synchronously.
+      observe({
+        type: 'ExecutionStarted',
+        executionArn: arn,
+        name: execName,
+        timestamp: startDate.getTime(),
+      });
+    }
     const run = m.machine.run(JSON.parse(e.input) as Json, {
       overrides: { taskResourceLocalHandlers: handlersFor(e) },
       context: {
@@ -501,6 +603,7 @@ export async function startLocalStepFunctions(
       },
     });
     e.abort = run.abort;
+    if (observed) void forwardStateEvents(arn, run.eventLogs);
     e.done = run.result.then(
       (result) => finish(e, 'SUCCEEDED', { output: JSON.stringify(result ?? null) }),
       (err: unknown) => {

@@ -10,12 +10,13 @@ import { type ControlApi, startControlApi } from '../edge/control-api.ts';
 import { createFunctionsClient } from '../edge/functions-client.ts';
 import { type SipEdge, startSipEdge } from '../edge/sip-edge.ts';
 import { API_FUNCTIONS, ENV, ROUTES } from '../lib/routes.ts';
+import { type BundleRuntime, type FunctionOutput, startBundleRuntime } from './bundles.ts';
 import { startCallSetupWorkflow } from './call-setup-workflow.ts';
 import type { ResolvedSystemConfig } from './config.ts';
 import { ensureTable, startDynalite } from './dynalite.ts';
 import { createDynamoClients } from './dynamo-clients.ts';
 import { FUNCTION_BUILDERS } from './function-registry.ts';
-import { startLocalHttpApi } from './http-api.ts';
+import { type ApiHandler as LocalApiHandler, startLocalHttpApi } from './http-api.ts';
 import { seedSystem } from './seed.ts';
 import type { WorkflowRuntime } from './workflow-runtime.ts';
 
@@ -32,6 +33,8 @@ export interface LocalSystem {
   control: ControlApi;
   dataPath: string | undefined;
   deps: AppDeps;
+  /** The deployed bundles the functions run from (option `bundles`); undefined: the source modules. */
+  bundles: BundleRuntime | undefined;
   stop(): Promise<void>;
 }
 
@@ -45,15 +48,29 @@ export interface StartSystemOptions {
   onRequest?: (log: { system: string; method: string; path: string; status: number; ms: number }) => void;
   /** TEST hook: the partner interrogation queue delivers every message twice (SQS is at-least-once). */
   duplicateSqsDeliveries?: boolean;
+  /**
+   * Run the functions from the bundles `cdk synth` wrote to this cdk.out directory (local/bundles.ts),
+   * each in a worker thread with the environment the stack gives it, instead of the source modules.
+   */
+  bundles?: string;
+  /** The functions' EMF metrics (Powertools) on their stdout; default off, so local runs print none. */
+  metrics?: boolean;
+  /** Every line a bundled function writes; default: this process's stdout/stderr. */
+  onFunctionOutput?: (out: FunctionOutput) => void;
 }
 
 /** The environment a deployed function of this system would see (lib/routes.ts ENV). */
-export const localEnv = (cfg: ResolvedSystemConfig, dynamodbEndpoint: string): Record<string, string> => ({
+export const localEnv = (
+  cfg: ResolvedSystemConfig,
+  dynamodbEndpoint: string,
+  opts: { metrics?: boolean } = {},
+): Record<string, string> => ({
   [ENV.systemDomain]: cfg.domain,
   [ENV.tableName]: LOCAL_TABLE_NAME,
   [ENV.tokenSecret]: cfg.tokenSecret,
   [ENV.dynamodbEndpoint]: dynamodbEndpoint,
   [ENV.partnerTimeoutMs]: String(cfg.partnerTimeoutMs),
+  [ENV.metricsDisabled]: opts.metrics ? 'false' : 'true',
 });
 
 export const startSystem = async (
@@ -64,19 +81,41 @@ export const startSystem = async (
   if (dataPath && opts.reset) rmSync(dataPath, { recursive: true, force: true });
   if (dataPath) mkdirSync(dataPath, { recursive: true });
   const db = await startDynalite(dataPath ? { path: dataPath } : {});
+  let bundles: BundleRuntime | undefined;
   try {
     const { client } = createDynamoClients(db.endpoint);
     await ensureTable(client, LOCAL_TABLE_NAME);
     client.destroy();
-    const deps = await depsFromEnv(localEnv(cfg, db.endpoint));
+    const env = localEnv(cfg, db.endpoint, opts);
+    const deps = await depsFromEnv(env);
     await seedSystem(cfg, deps.store);
     const handlers = new Map(API_FUNCTIONS.map((f) => [f.name, FUNCTION_BUILDERS[f.name](async () => deps)]));
+    // The bundles' environment: filled in below as the API, the edge and the workflow start; read when
+    // a function's worker starts (its first invocation, once the system runs).
+    const bundleValues: Record<string, string> = { ...env, [ENV.edgeControlToken]: cfg.edgeToken };
+    bundles = opts.bundles
+      ? startBundleRuntime({
+          system: cfg.domain,
+          bundles: opts.bundles,
+          env: () => bundleValues,
+          extraEnv: {
+            [ENV.metricsDisabled]: env[ENV.metricsDisabled],
+            LOG_LEVEL: process.env.LOG_LEVEL,
+            AWS_REGION: process.env.AWS_REGION ?? 'local',
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          },
+          ...(opts.onFunctionOutput ? { onOutput: opts.onFunctionOutput } : {}),
+        })
+      : undefined;
+    const runtime = bundles;
     const api = await startLocalHttpApi({
       port: cfg.http.port,
       routes: ROUTES,
       edgeToken: cfg.edgeToken,
       apiId: cfg.domain,
       handlerFor: (fn) => {
+        // A bundle answers what its handler returned, through JSON (an API Gateway result).
+        if (runtime) return runtime.handler(fn) as LocalApiHandler;
         const h = handlers.get(fn);
         if (!h) throw new Error(`no handler for function ${fn}`);
         return h;
@@ -113,6 +152,8 @@ export const startSystem = async (
     }
     // The functions reach the edge through its control API, as they do in AWS.
     deps.edge = createEdgeControlClient({ url: control.url, token: cfg.edgeToken });
+    bundleValues[ENV.edgeControlUrl] = control.url;
+    bundleValues[ENV.apiUrl] = api.url;
     let workflow: WorkflowRuntime;
     try {
       workflow = await startCallSetupWorkflow(
@@ -120,7 +161,15 @@ export const startSystem = async (
         deps,
         { apiUrl: api.url },
         { duplicateSqsDeliveries: opts.duplicateSqsDeliveries },
+        runtime
+          ? {
+              tasks: runtime.handler('call-setup-tasks'),
+              interrogator: runtime.handler('partner-interrogator'),
+            }
+          : undefined,
       );
+      bundleValues[ENV.sfnEndpoint] = workflow.sfnEndpoint;
+      bundleValues[ENV.stateMachineArn] = workflow.stateMachineArn;
     } catch (e) {
       await control.close();
       await edge.stop();
@@ -136,15 +185,18 @@ export const startSystem = async (
       control,
       dataPath,
       deps,
+      bundles,
       async stop() {
         await workflow.stop();
         await control.close();
         await edge.stop();
         await api.close();
+        await runtime?.stop();
         await db.close();
       },
     };
   } catch (e) {
+    await bundles?.stop();
     await db.close();
     throw e;
   }

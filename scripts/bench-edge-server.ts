@@ -45,6 +45,7 @@ const functions: FunctionsClient = {
   routeCall: async () => ({ action: 'answer', sdp: SDP }),
   publishAffiliation: notUsed('publishAffiliation'),
   cancelCall: notUsed('cancelCall'),
+  releaseCall: notUsed('releaseCall'),
 };
 
 const diagnostics: string[] = [];

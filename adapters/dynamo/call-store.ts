@@ -309,6 +309,29 @@ export class CallStore {
     );
   }
 
+  /**
+   * Moves an established call to `released` (the initiator hung up); true for exactly one caller, so
+   * a retransmitted or duplicated release ends the members' legs once.
+   */
+  async markReleased(callId: string): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `CALL#${callId}`, sk: 'META' },
+          UpdateExpression: 'SET #s = :released',
+          ConditionExpression: '#s = :established',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':released': 'released', ':established': 'established' },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailure(e)) return false;
+      throw e;
+    }
+  }
+
   async setStatus(callId: string, status: CallRecord['status']): Promise<void> {
     await this.doc.send(
       new UpdateCommand({

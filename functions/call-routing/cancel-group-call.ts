@@ -6,6 +6,7 @@
  */
 import type { CallStore } from '#adapters/dynamo/call-store.ts';
 import type { EdgeControl } from '#adapters/edge-control-client.ts';
+import type { MetricsSink } from '#adapters/metrics.ts';
 import type { WorkflowClient } from '#adapters/workflow-client.ts';
 import { logger } from '../shared/logger.ts';
 
@@ -16,10 +17,13 @@ export const cancelGroupCall = async (
     workflow: Pick<WorkflowClient, 'stopExecution'>;
     stateMachineArn: string;
     edge: EdgeControl | undefined;
+    /** CallsFailed (cancelled) for a call cancelled before its final response. */
+    metrics?: Pick<MetricsSink, 'add'>;
   },
 ): Promise<{ cancelled: boolean }> => {
   if (!(await deps.calls.claimDecision(callId))) return { cancelled: false };
   await deps.calls.setStatus(callId, 'cancelled');
+  deps.metrics?.add({ name: 'CallsFailed', reason: 'cancelled' });
   await deps.workflow
     .stopExecution(deps.stateMachineArn, callId, 'the caller cancelled the call')
     .catch((e: unknown) => {

@@ -3,9 +3,11 @@ import { z } from 'zod';
 import { domainOf, tryNormalizeSipUri } from '#core/ids.ts';
 import { type AppDeps, depsFromEnv } from '../shared/deps.ts';
 import { httpFunction, once } from '../shared/http-function.ts';
+import { addLogContext } from '../shared/logger.ts';
 import { authorizePartnerLeg } from './authorize-partner-leg.ts';
 import { callableGroup } from './callable-group.ts';
 import { cancelGroupCall } from './cancel-group-call.ts';
+import { releaseGroupCall } from './release-group-call.ts';
 import { routeCall } from './route-call.ts';
 import { startGroupCall } from './start-group-call.ts';
 
@@ -35,6 +37,7 @@ export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromE
     {
       'POST /edge/calls/cancel': async ({ body, deps }) => {
         const { callId } = body(z.strictObject({ callId: z.string().min(1).max(256) }));
+        addLogContext({ callId });
         if (!deps.calls || !deps.workflow || !deps.callSetup)
           return { status: 200, body: { cancelled: false } };
         return {
@@ -44,13 +47,25 @@ export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromE
             workflow: deps.workflow,
             stateMachineArn: deps.callSetup.stateMachineArn,
             edge: deps.edge,
+            metrics: deps.metrics,
           }),
         };
+      },
+      'POST /edge/calls/release': async ({ body, deps }) => {
+        const { callId } = body(z.strictObject({ callId: z.string().min(1).max(256) }));
+        addLogContext({ callId });
+        if (!deps.calls) return { status: 200, body: { released: false, byes: 0, cancels: 0 } };
+        return { status: 200, body: await releaseGroupCall(callId, { calls: deps.calls, edge: deps.edge }) };
       },
       'POST /edge/calls': async ({ body, deps }) => {
         const input = body(CallRequest);
         const target = tryNormalizeSipUri(input.target);
         const caller = tryNormalizeSipUri(input.caller, deps.system);
+        addLogContext({
+          sipCallId: input.callId,
+          target: target ?? input.target,
+          caller: caller ?? input.caller,
+        });
         if (!target || !caller) {
           return { status: 200, body: { action: 'reject', status: 404, reason: 'Not Found' } };
         }
@@ -66,6 +81,7 @@ export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromE
           };
         }
         if (input.partnerLeg) {
+          addLogContext({ tgi: input.partnerLeg.tgi, partner: domainOf(caller) });
           return { status: 200, body: await authorizePartnerLeg({ target, ...input.partnerLeg }, deps) };
         }
         // A call to one of our temporary groups starts the call setup workflow (TS 23.379).
@@ -76,23 +92,24 @@ export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromE
           (await callableGroup(deps.store, target, deps.now()))
         ) {
           const { workflow, calls, callSetup } = deps;
-          return {
-            status: 200,
-            body: await startGroupCall(
-              { caller, tgi: target, sipCallId: input.callId },
-              {
-                store: {
-                  ...storeView(deps),
-                  getTemporaryGroup: (tgi, now) => callableGroup(deps.store, tgi, now),
-                },
-                calls,
-                startExecution: (name, execInput) =>
-                  workflow.startExecution(callSetup.stateMachineArn, name, execInput),
-                now: deps.now,
-                holdTimeoutMs: callSetup.holdTimeoutMs,
+          addLogContext({ tgi: target });
+          const route = await startGroupCall(
+            { caller, tgi: target, sipCallId: input.callId },
+            {
+              store: {
+                ...storeView(deps),
+                getTemporaryGroup: (tgi, now) => callableGroup(deps.store, tgi, now),
               },
-            ),
-          };
+              calls,
+              startExecution: (name, execInput) =>
+                workflow.startExecution(callSetup.stateMachineArn, name, execInput),
+              now: deps.now,
+              holdTimeoutMs: callSetup.holdTimeoutMs,
+              metrics: deps.metrics,
+            },
+          );
+          if (route.action === 'hold') addLogContext({ callId: route.heldId });
+          return { status: 200, body: route };
         }
         return { status: 200, body: await routeCall({ caller, target }, deps) };
       },

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CallStore } from '#adapters/dynamo/call-store.ts';
 import type { Store } from '#adapters/dynamo/store.ts';
+import type { MetricsSink } from '#adapters/metrics.ts';
 import { authorizeGroupCall } from '#core/group-call-authorization.ts';
 import type { EpochMs, SipUri } from '#core/model.ts';
 import { WARNING_TEXT } from '#core/warning-codes.ts';
@@ -19,6 +20,8 @@ export interface StartGroupCallDeps {
   now: () => EpochMs;
   /** How long the edge holds the INVITE for the workflow's answer. */
   holdTimeoutMs: number;
+  /** CallsStarted when the workflow is started, CallsFailed (refused) for a caller who may not call. */
+  metrics?: Pick<MetricsSink, 'add'>;
 }
 
 export const startGroupCall = async (
@@ -39,6 +42,7 @@ export const startGroupCall = async (
     callerAffiliations: affiliations.filter((a) => a.expiresAt > now).map((a) => a.groupId),
   });
   if (!verdict.ok) {
+    deps.metrics?.add({ name: 'CallsFailed', reason: 'refused' });
     return {
       action: 'reject',
       status: verdict.status,
@@ -75,5 +79,6 @@ export const startGroupCall = async (
     caller: call.caller,
     startedAt: now,
   });
+  deps.metrics?.add({ name: 'CallsStarted' });
   return { action: 'hold', heldId: claim.callId, timeoutMs: deps.holdTimeoutMs };
 };

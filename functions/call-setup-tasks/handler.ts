@@ -9,7 +9,7 @@ import type { WorkflowClient } from '#adapters/workflow-client.ts';
 import { ENV } from '../../lib/routes.ts';
 import { type AppDeps, depsFromEnv } from '../shared/deps.ts';
 import { once } from '../shared/http-function.ts';
-import { logger } from '../shared/logger.ts';
+import { logger, withLogContext } from '../shared/logger.ts';
 import {
   applyCommencementPolicy,
   type CommencementPolicyInput,
@@ -90,6 +90,7 @@ export const runCallSetupTask = async (raw: unknown, deps: CallSetupTaskDeps): P
         originate: (req) => deps.edge.originate(req),
         reportUrl: deps.reportUrl,
         workflow: deps.workflow,
+        metrics: app.metrics,
         now: app.now,
       });
     case CALL_SETUP_TASKS.completeCallSetup: {
@@ -100,6 +101,7 @@ export const runCallSetupTask = async (raw: unknown, deps: CallSetupTaskDeps): P
           edge: deps.edge,
           now: app.now,
           system: app.system,
+          metrics: app.metrics,
         });
         return out.result;
       } catch (e) {
@@ -118,6 +120,19 @@ export const buildHandler = (
   deps: () => Promise<CallSetupTaskDeps> = once(async () =>
     taskDepsFrom(await depsFromEnv(), process.env[ENV.apiUrl]),
   ),
-) => middy<unknown, unknown>().handler(async (event) => runCallSetupTask(event, await deps()));
+) =>
+  middy<unknown, unknown>().handler(async (event) => {
+    const d = await deps();
+    // Every log line of the task carries the call, its TGI and the task.
+    const input = (event as { task?: unknown; input?: { callId?: unknown; tgi?: unknown } } | null) ?? {};
+    const fields = { task: input.task, callId: input.input?.callId, tgi: input.input?.tgi };
+    return withLogContext(fields, async () => {
+      try {
+        return await runCallSetupTask(event, d);
+      } finally {
+        d.app.metrics?.flush();
+      }
+    });
+  });
 
 export const handler = buildHandler();

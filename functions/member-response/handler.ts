@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { type AppDeps, depsFromEnv } from '../shared/deps.ts';
 import { httpFunction, once } from '../shared/http-function.ts';
+import { withLogContext } from '../shared/logger.ts';
 import { LegReport, recordMemberResponse } from '../workflow/member-response.ts';
 
 /** Reports per request at most. */
@@ -18,15 +19,16 @@ export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromE
     {
       'POST /edge/leg-results': async ({ body, deps }) => {
         const input = body(LegResults);
-        const { calls, workflow } = deps;
+        const { calls, workflow, metrics } = deps;
         if (!calls || !workflow) throw new Error('call store or workflow client not configured');
-        if (!('reports' in input)) {
-          return { status: 200, body: await recordMemberResponse(input, { calls, workflow }) };
-        }
+        // Each report's log lines carry its call and leg.
+        const record = (r: LegReport) =>
+          withLogContext({ callId: r.callId, legId: r.legId }, () =>
+            recordMemberResponse(r, { calls, workflow, metrics }),
+          );
+        if (!('reports' in input)) return { status: 200, body: await record(input) };
         // Each report is its own conditional write; they are independent, so they go in parallel.
-        const results = await Promise.all(
-          input.reports.map((r) => recordMemberResponse(r, { calls, workflow })),
-        );
+        const results = await Promise.all(input.reports.map(record));
         return { status: 200, body: { results } };
       },
     },

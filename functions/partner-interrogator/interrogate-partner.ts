@@ -4,6 +4,7 @@
  * its constituent groups, and complete the task with them — or fail it with the partner's reason
  * (the workflow's Catch marks the partner unavailable and the call goes on if policy allows).
  */
+import type { MetricsSink } from '#adapters/metrics.ts';
 import type { PartnerClient } from '#adapters/partner-client.ts';
 import type { WorkflowClient } from '#adapters/workflow-client.ts';
 import { DomainError } from '#core/errors.ts';
@@ -22,6 +23,14 @@ export interface InterrogatorDeps {
   partners: PartnerClient;
   workflow: Pick<WorkflowClient, 'taskSucceeded' | 'taskFailed'>;
   agreement(partner: SystemDomain): Promise<PartnerAgreement | undefined>;
+  /**
+   * PartnerInterrogationLatency per round trip to the partner (answered or not), and
+   * PartnerInterrogationFailures once per interrogation that ended without an answer (the handler
+   * flushes it after each batch).
+   */
+  metrics?: MetricsSink;
+  /** Milliseconds clock of the latency; default `performance.now`. */
+  clock?: () => number;
 }
 
 /** Error names the workflow's Catch sees (States.TaskFailed with this error). */
@@ -40,7 +49,9 @@ const reasonOf = (body: unknown, status: number): string =>
  */
 export const interrogatePartner = async (task: InterrogationTask, deps: InterrogatorDeps): Promise<void> => {
   const agreement = await deps.agreement(task.partner);
+  const clock = deps.clock ?? (() => performance.now());
   if (!agreement) {
+    deps.metrics?.add({ name: 'PartnerInterrogationFailures' });
     await deps.workflow.taskFailed(task.taskToken, PARTNER_UNAVAILABLE, `no agreement with ${task.partner}`);
     return;
   }
@@ -51,12 +62,16 @@ export const interrogatePartner = async (task: InterrogationTask, deps: Interrog
     cause: 'no answer',
   };
   for (let attempt = 0; attempt < 2; attempt++) {
+    const started = clock();
+    const roundTrip = () =>
+      deps.metrics?.add({ name: 'PartnerInterrogationLatency', value: Math.round(clock() - started) });
     try {
       const res = await deps.partners.send(agreement, {
         method: 'POST',
         path: interrogationPath(),
         body: { callId: task.callId, tgi: task.tgi, groups: task.groups },
       });
+      roundTrip();
       if (res.status === 200) {
         const parsed = InterrogationResponse.safeParse(res.body);
         outcome = parsed.success
@@ -70,6 +85,7 @@ export const interrogatePartner = async (task: InterrogationTask, deps: Interrog
       }
       outcome = { ok: false, error: PARTNER_UNAVAILABLE, cause: reasonOf(res.body, res.status) };
     } catch (e) {
+      roundTrip();
       outcome = {
         ok: false,
         error: PARTNER_UNAVAILABLE,
@@ -77,6 +93,9 @@ export const interrogatePartner = async (task: InterrogationTask, deps: Interrog
       };
     }
   }
+  // A refusal (4xx) is an answer; no answer at all (timeout, network, 5xx, malformed) is a failure.
+  if (!outcome.ok && outcome.error === PARTNER_UNAVAILABLE)
+    deps.metrics?.add({ name: 'PartnerInterrogationFailures' });
   if (outcome.ok) await deps.workflow.taskSucceeded(task.taskToken, outcome.output);
   else await deps.workflow.taskFailed(task.taskToken, outcome.error, outcome.cause);
 };

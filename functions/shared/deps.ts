@@ -7,6 +7,7 @@ import { CallStore } from '#adapters/dynamo/call-store.ts';
 import { createDocumentClient } from '#adapters/dynamo/clients.ts';
 import { Store } from '#adapters/dynamo/store.ts';
 import { createEdgeControlClient, type EdgeControl } from '#adapters/edge-control-client.ts';
+import { type MetricsSink, metricsFromEnv } from '#adapters/metrics.ts';
 import { createHttpPartnerClient, type PartnerClient } from '#adapters/partner-client.ts';
 import { readSecret } from '#adapters/secrets.ts';
 import { createWorkflowClient, type WorkflowClient } from '#adapters/workflow-client.ts';
@@ -21,6 +22,8 @@ export interface AppDeps {
   tokens: TokenService;
   partners: PartnerClient;
   now: () => EpochMs;
+  /** CloudWatch metrics (EMF on stdout; dropped when POWERTOOLS_METRICS_DISABLED is set). */
+  metrics: MetricsSink;
   /** The system's SIP edge (control API), when one is configured. */
   edge?: EdgeControl;
   /** Calls and call legs of the call setup workflow (same table). */
@@ -82,6 +85,7 @@ export const depsFromEnv = async (env: Env = process.env): Promise<AppDeps> => {
     workflow: createWorkflowClient(sfnEndpoint ? { endpoint: sfnEndpoint } : {}),
     tokens: createTokenService({ system, secret, now }),
     partners: createHttpPartnerClient({ system, timeoutMs, now }),
+    metrics: metricsFromEnv(env, system),
     now,
   };
 };

@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import type { Principal } from '#core/authorization.ts';
 import { badRequest, notFound, unauthenticated } from '#core/errors.ts';
 import { errorsToHttp, jsonResponse } from './errors-to-http.ts';
+import { withLogContext } from './logger.ts';
 
 export interface HttpResult {
   status: number;
@@ -36,6 +37,8 @@ export type RouteHandler<D> = (ctx: RequestContext<D>) => Promise<HttpResult>;
 
 export interface HttpDeps {
   tokens: { verify(token: string): Promise<Principal> };
+  /** Flushed after every request (adapters/metrics.ts). */
+  metrics?: { flush(): void };
 }
 
 const rawBodyOf = (event: APIGatewayProxyEventV2): string => {
@@ -107,14 +110,24 @@ export type ApiHandler = (
 export const httpFunction = <D extends HttpDeps>(
   routes: Record<string, RouteHandler<D>>,
   deps: () => Promise<D>,
-): ApiHandler =>
-  middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
+): ApiHandler => {
+  const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
     .use(errorsToHttp())
     .handler(async (event) => {
       const route = routes[event.routeKey];
       if (!route) throw notFound(`no such route: ${event.routeKey}`);
-      const result = await route(contextOf(event, await deps()));
-      return result.status === 204
-        ? { statusCode: 204, headers: result.headers ?? {}, body: '' }
-        : jsonResponse(result.status, result.body, result.headers);
+      const d = await deps();
+      try {
+        const result = await route(contextOf(event, d));
+        return result.status === 204
+          ? { statusCode: 204, headers: result.headers ?? {}, body: '' }
+          : jsonResponse(result.status, result.body, result.headers);
+      } finally {
+        d.metrics?.flush();
+      }
     }) as unknown as ApiHandler;
+  // Every log line of a request (the error middleware's too) carries its id, and the call's fields
+  // the route handler adds (addLogContext).
+  return (event, context) =>
+    withLogContext({ requestId: event.requestContext?.requestId }, () => handler(event, context));
+};

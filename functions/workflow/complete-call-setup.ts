@@ -28,6 +28,7 @@
  * call exists, and the decision is claimed so a late member response no longer completes anything.
  */
 import type { CallStore, LegRecord } from '#adapters/dynamo/call-store.ts';
+import type { MetricsSink } from '#adapters/metrics.ts';
 import { DEFAULT_CALL_POLICY } from '#core/call-policy.ts';
 import {
   buildCallSetupResultXml,
@@ -68,6 +69,12 @@ export interface CompleteCallSetupDeps {
   system?: SystemDomain;
   /** The edge's SDP answer; default {@link edgeSdpAnswer}(). */
   sdpAnswer?: string;
+  /**
+   * CallSetupLatency, and CallsSucceeded or CallsFailed (abandoned / error); nothing for a call the caller
+   * cancelled (call-routing counted it). Legs still pending are counted when the edge reports them
+   * (member-response: a late answer, or 487 after the CANCEL sent here, counted as `timeout`).
+   */
+  metrics?: Pick<MetricsSink, 'add'>;
 }
 
 /** The workflow state CompleteCallSetup reads (any step may have failed before it). */
@@ -234,6 +241,18 @@ export const completeCallSetup = async (
   }
   if (call) {
     await deps.calls.setStatus(callId, established ? 'established' : status === 200 ? 'cancelled' : 'failed');
+  }
+  if (deps.metrics && call?.status !== 'cancelled') {
+    const { metrics } = deps;
+    // To the final response handed to the edge.
+    if (createdAt !== undefined) {
+      metrics.add({ name: 'CallSetupLatency', value: Math.max(0, deps.now() - createdAt) });
+    }
+    if (established) metrics.add({ name: 'CallsSucceeded' });
+    else {
+      // An undelivered 200 (the edge lost the INVITE) is an error, as a failed workflow is.
+      metrics.add({ name: 'CallsFailed', reason: state.failure || status === 200 ? 'error' : 'abandoned' });
+    }
   }
   return { result, status, reason, ...(warningCode !== undefined ? { warningCode } : {}), delivered };
 };

@@ -9,6 +9,7 @@
 import type { CallStore } from '#adapters/dynamo/call-store.ts';
 import type { Store } from '#adapters/dynamo/store.ts';
 import type { OriginateRequest } from '#adapters/edge-control-client.ts';
+import type { MetricsSink } from '#adapters/metrics.ts';
 import type { WorkflowClient } from '#adapters/workflow-client.ts';
 import { buildMcpttInfo } from '#core/mcptt-info.ts';
 import type { EpochMs, SipUri, SystemDomain } from '#core/model.ts';
@@ -47,6 +48,8 @@ export interface InviteDeps {
   /** Where the edge reports each leg's final response (the member-response function). */
   reportUrl: string;
   now: () => EpochMs;
+  /** MemberResponses of the legs that could not be sent. */
+  metrics?: Pick<MetricsSink, 'add'>;
 }
 
 /** The SDP offer of the group call: the MCPTT floor control stream (TS 24.380). */

@@ -12,12 +12,14 @@
 import { z } from 'zod';
 import type { CallStore } from '#adapters/dynamo/call-store.ts';
 import { legCountsOf } from '#adapters/dynamo/call-store.ts';
+import type { MetricsSink } from '#adapters/metrics.ts';
 import type { WorkflowClient } from '#adapters/workflow-client.ts';
 import {
   type CommencementDecision,
   evaluateCommencementCounts,
   type LegState,
 } from '#core/commencement-policy.ts';
+import { type MemberResponseClass, memberResponseClass } from '../../lib/metric-names.ts';
 
 /** The leg report the edge POSTs to its `reportUrl` (extra outcome fields are ignored). */
 export const LegReport = z.object({
@@ -44,7 +46,18 @@ export const legStateOf = (status: number, reason?: string): Exclude<LegState, '
 export interface MemberResponseDeps {
   calls: Pick<CallStore, 'recordResponse' | 'claimDecision'>;
   workflow: Pick<WorkflowClient, 'taskSucceeded'>;
+  /** MemberResponses by class, once per leg (a duplicate is not counted). */
+  metrics?: Pick<MetricsSink, 'add'>;
 }
+
+/**
+ * The `Class` of a leg's final status: `timeout` when the member never answered — 408, the edge's own
+ * answer at Timer B/C (edge/outbound-leg.ts), or 487 once the call setup was decided (the leg was still
+ * ringing when the acknowledgement timer expired or the call ended, and was cancelled); otherwise the
+ * status class.
+ */
+export const responseClassOf = (status: number, decided = false): MemberResponseClass =>
+  status === 408 || (status === 487 && decided) ? 'timeout' : memberResponseClass(status);
 
 export interface MemberResponseResult {
   /** False for a duplicated report or an unknown leg: nothing changed. */
@@ -86,6 +99,10 @@ export const recordLegOutcome = async (
   const recorded = await deps.calls.recordResponse(callId, legId, answer);
   if (recorded === undefined) return { counted: false };
   const { counters, call } = recorded;
+  deps.metrics?.add({
+    name: 'MemberResponses',
+    class: responseClassOf(answer.status, call.decided === true),
+  });
   if (call.policy === undefined) return { counted: true, state };
   const decision = evaluateCommencementCounts(call.policy, legCountsOf(counters), { timerExpired: false });
   if (decision.decision === 'wait' || call.taskToken === undefined) {

@@ -40,6 +40,8 @@ export interface TransactionContext {
    * (where there is no caller to throw to). The transaction's state is consistent when it is called.
    */
   reportError(error: Error): void;
+  /** Counts one retransmission the transaction sends (Timer A, E or G; monitoring). Optional. */
+  retransmitted?(tx: TransactionBase): void;
 }
 
 /** Callbacks every transaction can report to its TU. All optional. */
@@ -200,6 +202,12 @@ export abstract class TransactionBase {
     }
     if (r instanceof Promise) r.then(undefined, (e: unknown) => this.asyncTransportFailure(e));
     return true;
+  }
+
+  /** {@link transmit} of a retransmission (Timer A, E, G), counted by the owner. */
+  protected retransmit(m: SipMessage): boolean {
+    this.ctx.retransmitted?.(this);
+    return this.transmit(m);
   }
 
   private asyncTransportFailure(e: unknown): void {

@@ -176,7 +176,7 @@ export class ClientInviteTransaction extends TransactionBase implements ClientTr
   /** @internal Timer A (§17.1.1.2): retransmit, double the interval (no cap for INVITE). */
   override onRetransmitTimer(): void {
     if (this.state !== 'Calling') return;
-    if (this.transmit(this.request) && this.inState('Calling')) this.armRetransmit(this.interval * 2);
+    if (this.retransmit(this.request) && this.inState('Calling')) this.armRetransmit(this.interval * 2);
   }
 
   /** @internal Timer B in Calling (§17.1.1.2), or the §9.1 CANCEL guard in Proceeding: timeout. */

@@ -71,10 +71,10 @@ export class ClientNonInviteTransaction extends TransactionBase implements Clien
   override onRetransmitTimer(): void {
     const { T2 } = this.ctx.timers;
     if (this.state === 'Trying') {
-      if (this.transmit(this.request) && this.inState('Trying'))
+      if (this.retransmit(this.request) && this.inState('Trying'))
         this.armRetransmit(Math.min(2 * this.interval, T2));
     } else if (this.state === 'Proceeding') {
-      if (this.transmit(this.request) && this.inState('Proceeding')) this.armRetransmit(T2);
+      if (this.retransmit(this.request) && this.inState('Proceeding')) this.armRetransmit(T2);
     }
   }
 

@@ -31,5 +31,6 @@ export type {
   StrayResponseHandler,
   TransactionCounts,
   TransactionLayerOptions,
+  TransactionStats,
 } from './transaction-layer.ts';
 export { TransactionLayer } from './transaction-layer.ts';

@@ -92,11 +92,11 @@ export class ServerInviteTransaction extends TransactionBase implements ServerTr
     switch (this.state) {
       case 'Proceeding':
         // §17.2.1: resend the most recent provisional response.
-        if (this.lastProvisional !== undefined) this.transmit(this.lastProvisional);
+        if (this.lastProvisional !== undefined) this.retransmit(this.lastProvisional);
         return;
       case 'Completed':
         // §17.2.1: resend the final response.
-        if (this.lastFinal !== undefined) this.transmit(this.lastFinal);
+        if (this.lastFinal !== undefined) this.retransmit(this.lastFinal);
         return;
       default:
         // Confirmed: absorbed. Accepted: absorbed, not passed to the TU (RFC 6026 §7.1).
@@ -187,7 +187,7 @@ export class ServerInviteTransaction extends TransactionBase implements ServerTr
   /** @internal Timer G (§17.2.1): retransmit the final response, next interval min(2G, T2). */
   override onRetransmitTimer(): void {
     if (this.state !== 'Completed' || this.lastFinal === undefined) return;
-    if (this.transmit(this.lastFinal) && this.inState('Completed')) {
+    if (this.retransmit(this.lastFinal) && this.inState('Completed')) {
       this.armRetransmit(Math.min(2 * this.interval, this.ctx.timers.T2));
     }
   }

@@ -41,9 +41,9 @@ export class ServerNonInviteTransaction extends TransactionBase implements Serve
    */
   receiveRequest(): void {
     if (this.state === 'Proceeding') {
-      if (this.lastProvisional !== undefined) this.transmit(this.lastProvisional);
+      if (this.lastProvisional !== undefined) this.retransmit(this.lastProvisional);
     } else if (this.state === 'Completed') {
-      if (this.lastFinal !== undefined) this.transmit(this.lastFinal);
+      if (this.lastFinal !== undefined) this.retransmit(this.lastFinal);
     }
   }
 

@@ -17,7 +17,7 @@
 import { createResponse, topVia, toTag, viaBranch } from '../message/accessors.ts';
 import type { SipRequest, SipResponse } from '../message/types.ts';
 import type { Endpoint, InboundMessage, SipTransportLayer, TransportName } from '../transport/types.ts';
-import type { TransactionBase } from './base.ts';
+import type { TransactionBase, TransactionKind } from './base.ts';
 import {
   type ClientInviteContext,
   type ClientInviteOptions,
@@ -89,6 +89,19 @@ export interface TransactionCounts {
   rfc2543Ack: number;
 }
 
+/**
+ * Cumulative counters since the layer was created, for monitoring (the edge turns them into per-minute
+ * metrics by difference).
+ */
+export interface TransactionStats {
+  /** Transactions created, by kind (ict/nict: client INVITE/non-INVITE; ist/nist: server). */
+  created: Record<TransactionKind, number>;
+  /** Retransmissions sent: requests (Timer A, E), final responses (Timer G), responses resent on a retransmitted request. */
+  retransmissionsSent: number;
+  /** Retransmitted requests received and absorbed by their server transaction (never passed to the TU). */
+  retransmissionsReceived: number;
+}
+
 const NO_CLIENT_HANDLERS: ClientTransactionHandlers = Object.freeze({
   onResponse: () => {},
 });
@@ -111,6 +124,11 @@ export class TransactionLayer {
   private ackHandler: AckHandler | undefined;
   private readonly dropped: TransactionLayerOptions['onDropped'];
   private readonly errorHandler: (error: Error) => void;
+  private readonly counters: TransactionStats = {
+    created: { ict: 0, nict: 0, ist: 0, nist: 0 },
+    retransmissionsSent: 0,
+    retransmissionsReceived: 0,
+  };
 
   constructor(transport: SipTransportLayer, opts: TransactionLayerOptions = {}) {
     this.transport = transport;
@@ -128,6 +146,9 @@ export class TransactionLayer {
       terminated: (tx) => this.remove(tx),
       reportError: (e) => this.reportError(e),
       sendCancel: (tx) => this.sendCancel(tx),
+      retransmitted: () => {
+        this.counters.retransmissionsSent++;
+      },
     };
     if (opts.attach !== false) transport.onMessage((m) => this.receive(m));
   }
@@ -155,6 +176,11 @@ export class TransactionLayer {
   /** Live transactions by side. */
   counts(): TransactionCounts {
     return { client: this.clients.size, server: this.servers.size, rfc2543Ack: this.acks2543.size };
+  }
+
+  /** Cumulative counters (a copy): transactions created by kind, retransmissions sent and received. */
+  stats(): TransactionStats {
+    return { ...this.counters, created: { ...this.counters.created } };
   }
 
   /**
@@ -193,6 +219,7 @@ export class TransactionLayer {
           })
         : new ClientNonInviteTransaction(this.ctx, key, branch, request, destination, reliable, handlers);
     this.clients.set(key, tx);
+    this.counters.created[tx.kind]++;
     tx.start();
     return tx;
   }
@@ -329,6 +356,7 @@ export class TransactionLayer {
     }
     const existing = this.servers.get(keys.key);
     if (existing !== undefined) {
+      this.counters.retransmissionsReceived++;
       existing.receiveRequest();
       return;
     }
@@ -338,6 +366,7 @@ export class TransactionLayer {
         ? new ServerInviteTransaction(this.ctx, keys.key, req, inbound.source, reliable, this.auto100)
         : new ServerNonInviteTransaction(this.ctx, keys.key, req, inbound.source, reliable);
     this.servers.set(keys.key, tx);
+    this.counters.created[tx.kind]++;
     if (tx.kind === 'ist' && keys.ackKey !== undefined) {
       tx.ackKey = keys.ackKey;
       this.acks2543.set(keys.ackKey, tx);

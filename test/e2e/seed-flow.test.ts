@@ -100,6 +100,19 @@ describe('Feature: group call on a temporary group across two systems (seed flow
       ]),
     );
     console.log(`seed flow: INVITE → 200 in ${setupMs} ms; ${JSON.stringify(result.systems)}`);
+
+    // Release: alice hangs up; every member's leg ends (BYE through both edges), once.
+    const bye = await alice.request(alice.bye(alice.dialogOf(exchange.request, final)));
+    expect(bye.response.status).toBe(200);
+    await dispatcher.takeRequest('BYE', callIdOf(dispatcherInvite), 5_000);
+    await carol.takeRequest('BYE', callIdOf(carolInvite), 5_000);
+    const calls = local.get('primary.example').deps.calls;
+    const record = await calls?.getCall(result.callId);
+    expect(record?.status).toBe('released');
+    const more = [...(await dispatcher.drain(300)), ...(await carol.drain(10))].filter(
+      (m) => m.message.kind === 'request' && m.message.method === 'BYE',
+    );
+    expect(more).toHaveLength(0);
   }, 30_000);
 
   it('e. a caller who is not affiliated gets 403 Warning 120; an unknown TGI gets 404', async () => {

@@ -121,6 +121,16 @@ describe('Class: CallStore', () => {
     expect((await store.getCall('many'))?.counters).toMatchObject({ total: 120, required: 3 });
   });
 
+  it('releases an established call once; a call still setting up or cancelled is not released', async () => {
+    await newCall('rel', 1);
+    expect(await store.markReleased('rel')).toBe(false);
+    await store.setStatus('rel', 'established');
+    const attempts = await Promise.all(Array.from({ length: 5 }, () => store.markReleased('rel')));
+    expect(attempts.filter(Boolean)).toHaveLength(1);
+    expect((await store.getCall('rel'))?.status).toBe('released');
+    expect(await store.markReleased('no-such-call')).toBe(false);
+  });
+
   it('ignores a response for an unknown leg', async () => {
     await newCall('unknown', 1);
     expect(await store.recordResponse('unknown', 'nobody', { state: 'accepted' })).toBeUndefined();

@@ -1,0 +1,287 @@
+/**
+ * The SIP edge container's entry point (Dockerfile, lib/sip-edge-service.ts): starts the SIP edge, its
+ * control API and a health endpoint from environment variables (lib/edge-config.ts EDGE_ENV), wired as
+ * the local runtime wires them (local/system.ts), and drains on SIGTERM.
+ *
+ * | variable | meaning | default |
+ * |---|---|---|
+ * | `SYSTEM_DOMAIN` | the MCPTT system's domain | required |
+ * | `API_URL` | base URL of the system's HTTP API (`edge` routes) | required |
+ * | `API_AUTH` | `iam` (SigV4 with the task role) or `bearer` (the control token) | `bearer` |
+ * | `EDGE_CONTROL_TOKEN` / `EDGE_CONTROL_TOKEN_ARN` | the control API's bearer token, or its secret | one required |
+ * | `HOST` | bind address of every listener | `0.0.0.0` |
+ * | `SIP_PORT`, `CONTROL_PORT`, `HEALTH_PORT` | UDP+TCP SIP, control API, health | 5060, 8061, 8062 |
+ * | `EDGE_METRICS_ENDPOINT` | `udp://host:port` of the CloudWatch agent's EMF listener | no metrics |
+ * | `EDGE_METRICS_LOG_GROUP` | the log group the agent writes the EMF lines to | the agent's default |
+ * | `DRAIN_TIMEOUT_MS` | how long SIGTERM waits for live transactions and held INVITEs | 30000 |
+ *
+ * `GET /health` on the health port answers 200 with the edge's counts while it serves, 503 while it
+ * drains (the load balancer then stops sending new traffic).
+ */
+import { createSocket } from 'node:dgram';
+import { createServer, type Server } from 'node:http';
+import { pathToFileURL } from 'node:url';
+import { readSecret } from '../adapters/secrets.ts';
+import { CONTROL_PORT, EDGE_ENV, HEALTH_PORT, SIP_PORT } from '../lib/edge-config.ts';
+import { type ControlApi, startControlApi } from './control-api.ts';
+import {
+  createFunctionsClient,
+  createSigningFetch,
+  createSigV4Signer,
+  type RequestSigner,
+  regionOfApiUrl,
+} from './functions-client.ts';
+import { type SipEdge, startSipEdge } from './sip-edge.ts';
+
+/** The edge's configuration, from the environment. */
+export interface EdgeConfig {
+  domain: string;
+  apiUrl: string;
+  apiAuth: 'iam' | 'bearer';
+  token: { value: string } | { secretArn: string };
+  host: string;
+  sipPort: number;
+  controlPort: number;
+  healthPort: number;
+  metricsEndpoint?: string;
+  metricsLogGroup?: string;
+  drainTimeoutMs: number;
+  region?: string;
+}
+
+const port = (env: Record<string, string | undefined>, name: string, fallback: number): number => {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new Error(`${name} must be a port number, got ${raw}`);
+  return n;
+};
+
+/**
+ * Reads and checks the configuration.
+ * @throws Error naming the variable that is missing or wrong.
+ */
+export const edgeConfigFromEnv = (env: Record<string, string | undefined> = process.env): EdgeConfig => {
+  const required = (name: string): string => {
+    const v = env[name]?.trim();
+    if (!v) throw new Error(`missing environment variable ${name}`);
+    return v;
+  };
+  const domain = required(EDGE_ENV.systemDomain).toLowerCase();
+  const apiUrl = required(EDGE_ENV.apiUrl).replace(/\/+$/, '');
+  try {
+    const u = new URL(apiUrl);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
+  } catch {
+    throw new Error(`${EDGE_ENV.apiUrl} must be an http(s) URL, got ${apiUrl}`);
+  }
+  const apiAuth = (env[EDGE_ENV.apiAuth] ?? 'bearer').trim().toLowerCase();
+  if (apiAuth !== 'iam' && apiAuth !== 'bearer') {
+    throw new Error(`${EDGE_ENV.apiAuth} must be iam or bearer, got ${apiAuth}`);
+  }
+  const tokenValue = env[EDGE_ENV.controlToken];
+  const tokenArn = env[EDGE_ENV.controlTokenArn];
+  if (!tokenValue && !tokenArn) {
+    throw new Error(`missing environment variable ${EDGE_ENV.controlToken} or ${EDGE_ENV.controlTokenArn}`);
+  }
+  const drain = Number(env.DRAIN_TIMEOUT_MS ?? 30_000);
+  if (!Number.isFinite(drain) || drain < 0) throw new Error('DRAIN_TIMEOUT_MS must be a number of ms');
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? regionOfApiUrl(apiUrl);
+  if (apiAuth === 'iam' && !region) {
+    throw new Error(`${EDGE_ENV.apiAuth}=iam needs AWS_REGION (or an execute-api ${EDGE_ENV.apiUrl})`);
+  }
+  return {
+    domain,
+    apiUrl,
+    apiAuth,
+    token: tokenValue ? { value: tokenValue } : { secretArn: tokenArn as string },
+    host: env[EDGE_ENV.host]?.trim() || '0.0.0.0',
+    sipPort: port(env, EDGE_ENV.sipPort, SIP_PORT),
+    controlPort: port(env, EDGE_ENV.controlPort, CONTROL_PORT),
+    healthPort: port(env, EDGE_ENV.healthPort, HEALTH_PORT),
+    ...(env[EDGE_ENV.metricsEndpoint] ? { metricsEndpoint: env[EDGE_ENV.metricsEndpoint] } : {}),
+    ...(env[EDGE_ENV.metricsLogGroup] ? { metricsLogGroup: env[EDGE_ENV.metricsLogGroup] } : {}),
+    drainTimeoutMs: drain,
+    ...(region ? { region } : {}),
+  };
+};
+
+/**
+ * Sends each EMF line as one datagram to the CloudWatch agent, naming the log group it goes to
+ * (`_aws.LogGroupName`), so the agent writes where the task role may write.
+ */
+export const emfWriter = (endpoint: string, logGroup: string | undefined) => {
+  const url = new URL(endpoint);
+  if (url.protocol !== 'udp:' || !url.port)
+    throw new Error(`metrics endpoint must be udp://host:port: ${endpoint}`);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  socket.unref();
+  return {
+    write: (line: string) => {
+      let out = line;
+      if (logGroup) {
+        const record = JSON.parse(line) as { _aws?: Record<string, unknown> };
+        if (record._aws) record._aws.LogGroupName = logGroup;
+        out = JSON.stringify(record);
+      }
+      socket.send(`${out}\n`, Number(url.port), host, () => undefined);
+    },
+    close: () => socket.close(),
+  };
+};
+
+/** A running edge: SIP, control API and health endpoint. */
+export interface RunningEdge {
+  edge: SipEdge;
+  control: ControlApi;
+  health: { url: string; port: number };
+  /** Stops accepting new work (health 503), waits for live work up to the drain timeout, then stops. */
+  drain(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StartEdgeOptions {
+  log?: (line: string) => void;
+  /** The SigV4 signer for `apiAuth: iam` (tests); default: the task role's credentials. */
+  signer?: RequestSigner;
+  /** Reads the control token from Secrets Manager (tests). */
+  readToken?: (secretArn: string) => Promise<string>;
+}
+
+export const startEdge = async (config: EdgeConfig, opts: StartEdgeOptions = {}): Promise<RunningEdge> => {
+  const log =
+    opts.log ?? ((line: string) => console.log(JSON.stringify({ system: config.domain, msg: line })));
+  const token =
+    'value' in config.token
+      ? config.token.value
+      : await (opts.readToken ?? readSecret)(config.token.secretArn);
+  const signer =
+    config.apiAuth === 'iam'
+      ? (opts.signer ?? createSigV4Signer({ region: config.region as string }))
+      : undefined;
+  const metrics = config.metricsEndpoint
+    ? emfWriter(config.metricsEndpoint, config.metricsLogGroup)
+    : undefined;
+
+  const edge = await startSipEdge({
+    domain: config.domain,
+    host: config.host,
+    port: config.sipPort,
+    functions: createFunctionsClient({
+      baseUrl: config.apiUrl,
+      ...(signer ? { signer } : { edgeToken: token }),
+    }),
+    // Every task of the system derives the same nonce secret, so any task can check a nonce.
+    authSecret: Buffer.from(`digest-nonce:${token}`),
+    log,
+    ...(metrics ? { metrics: { write: metrics.write } } : {}),
+  });
+  let control: ControlApi;
+  try {
+    control = await startControlApi({
+      edge,
+      host: config.host,
+      port: config.controlPort,
+      token,
+      // Leg reports go to the system's `edge` routes: signed in AWS, with the bearer token locally.
+      ...(signer ? { fetch: createSigningFetch(signer, config.apiUrl) } : { reportToken: token }),
+      log,
+    });
+  } catch (e) {
+    await edge.stop();
+    throw e;
+  }
+
+  let draining = false;
+  const health: Server = createServer((req, res) => {
+    const ok = req.method === 'GET' && (req.url === '/health' || req.url === '/health/');
+    if (!ok) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"status":"not_found"}');
+      return;
+    }
+    const body = JSON.stringify({
+      status: draining ? 'draining' : 'ok',
+      domain: config.domain,
+      transactions: edge.transactions.size(),
+      calls: edge.callCount(),
+      legs: edge.legCount(),
+      held: edge.heldCount(),
+    });
+    res.writeHead(draining ? 503 : 200, { 'content-type': 'application/json' });
+    res.end(body);
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      health.once('error', reject);
+      health.listen(config.healthPort, config.host, () => resolve());
+    });
+  } catch (e) {
+    await control.close();
+    await edge.stop();
+    throw e;
+  }
+  const address = health.address();
+  const healthPort = typeof address === 'object' && address ? address.port : config.healthPort;
+
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      health.closeAllConnections();
+      await new Promise<void>((r) => health.close(() => r()));
+      await control.close();
+      await edge.stop();
+      metrics?.close();
+    })();
+    return stopped;
+  };
+  return {
+    edge,
+    control,
+    health: { url: `http://${config.host}:${healthPort}`, port: healthPort },
+    async drain() {
+      draining = true;
+      const deadline = Date.now() + config.drainTimeoutMs;
+      while (Date.now() < deadline && (edge.transactions.size() > 0 || edge.heldCount() > 0)) {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await stop();
+    },
+    stop,
+  };
+};
+
+/** Runs the edge until SIGTERM or SIGINT (the container's process). */
+export const main = async (env: Record<string, string | undefined> = process.env): Promise<void> => {
+  const config = edgeConfigFromEnv(env);
+  const running = await startEdge(config);
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.log(JSON.stringify({ system: config.domain, msg: `${signal}: draining` }));
+    running.drain().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        console.error(e);
+        process.exit(1);
+      },
+    );
+  };
+  // Before the ready line: whoever waits for it may stop the edge at once.
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  console.log(
+    JSON.stringify({
+      system: config.domain,
+      msg: `SIP edge ready: udp+tcp ${config.host}:${running.edge.udp.port}, control :${running.control.port}, health :${running.health.port}, API ${config.apiUrl} (${config.apiAuth})`,
+    }),
+  );
+};
+
+// Started as a program (the container's `node edge.mjs`), not imported.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((e: unknown) => {
+    console.error(`SIP edge failed to start: ${(e as Error).message}`);
+    process.exit(1);
+  });
+}

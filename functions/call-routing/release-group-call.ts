@@ -1,0 +1,34 @@
+/**
+ * The initiator hung up an established group call (BYE, RFC 3261 §15.1.2; TS 24.379 §10.1.1.4.3
+ * release by the originating client): the call becomes `released` once, and every member leg ends —
+ * answered legs get BYE, legs still ringing (the call started with the minimum) get CANCEL.
+ */
+import type { CallStore } from '#adapters/dynamo/call-store.ts';
+import type { EdgeControl } from '#adapters/edge-control-client.ts';
+import { logger } from '../shared/logger.ts';
+
+export const releaseGroupCall = async (
+  callId: string,
+  deps: {
+    calls: Pick<CallStore, 'markReleased' | 'listLegs'>;
+    edge: Pick<EdgeControl, 'byeLeg' | 'cancelLeg'> | undefined;
+  },
+): Promise<{ released: boolean; byes: number; cancels: number }> => {
+  if (!(await deps.calls.markReleased(callId))) return { released: false, byes: 0, cancels: 0 };
+  const legs = await deps.calls.listLegs(callId);
+  const answered = legs.filter((l) => l.state === 'accepted');
+  const ringing = legs.filter((l) => l.state === 'pending');
+  const results = await Promise.allSettled([
+    ...answered.map((l) => deps.edge?.byeLeg(callId, l.legId)),
+    ...ringing.map((l) => deps.edge?.cancelLeg(callId, l.legId)),
+  ]);
+  const failed = results.filter((r) => r.status === 'rejected');
+  if (failed.length > 0) {
+    logger.warn('some member legs could not be released', {
+      callId,
+      failed: failed.length,
+      reason: String((failed[0] as PromiseRejectedResult).reason),
+    });
+  }
+  return { released: true, byes: answered.length, cancels: ringing.length };
+};

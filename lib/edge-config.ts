@@ -1,0 +1,53 @@
+/**
+ * How the SIP edge container is configured: its ports, the environment variables edge/main.ts reads
+ * and the private name the functions reach its control API by. Shared by the CDK construct
+ * (lib/sip-edge-service.ts) and the container's entry point (edge/main.ts); plain constants, no CDK
+ * imports (the edge bundle imports this module).
+ */
+
+/** SIP over UDP and TCP (RFC 3261 §19.1.2). */
+export const SIP_PORT = 5060;
+/** SIP over TLS, when a certificate is configured (TLS ends at the load balancer). */
+export const SIP_TLS_PORT = 5061;
+/** The edge control API (edge/control-api.ts). */
+export const CONTROL_PORT = 8061;
+/** The edge's health endpoint (edge/main.ts), for the load balancer and the container health check. */
+export const HEALTH_PORT = 8062;
+/** The CloudWatch agent's EMF listener in the task (the edge sends its metrics there). */
+export const EMF_AGENT_ENDPOINT = 'udp://127.0.0.1:25888';
+/** The private DNS namespace of a system's VPC (Cloud Map). */
+export const SERVICE_NAMESPACE = 'mcptt.internal';
+/** The Cloud Map service of the edge tasks (one A record per task). */
+export const EDGE_CONTROL_SERVICE = 'edge-control';
+/** The name the functions resolve to reach an edge task. */
+export const EDGE_CONTROL_HOST = `${EDGE_CONTROL_SERVICE}.${SERVICE_NAMESPACE}`;
+/** `EDGE_CONTROL_URL` of the functions that call the edge. */
+export const EDGE_CONTROL_URL = `http://${EDGE_CONTROL_HOST}:${CONTROL_PORT}`;
+
+/** Environment variables of the edge container (edge/main.ts). */
+export const EDGE_ENV = {
+  /** The MCPTT system's domain. */
+  systemDomain: 'SYSTEM_DOMAIN',
+  /** Bind address of every listener (SIP, control API, health). Default 0.0.0.0. */
+  host: 'HOST',
+  sipPort: 'SIP_PORT',
+  controlPort: 'CONTROL_PORT',
+  healthPort: 'HEALTH_PORT',
+  /** Base URL of the system's HTTP API (its `edge` routes). */
+  apiUrl: 'API_URL',
+  /** `iam`: SigV4-sign calls to the `edge` routes with the task role; `bearer` (default): the edge token. */
+  apiAuth: 'API_AUTH',
+  /** The edge control token itself (local runs) … */
+  controlToken: 'EDGE_CONTROL_TOKEN',
+  /** … or the Secrets Manager secret holding it (AWS). */
+  controlTokenArn: 'EDGE_CONTROL_TOKEN_ARN',
+  /**
+   * The name members reach the edge by (the load balancer's DNS name, or the system's SIP name in
+   * DNS). Not used by the edge yet: see decision 0011, "Open points".
+   */
+  advertisedHost: 'SIP_ADVERTISED_HOST',
+  /** `udp://host:port` of the CloudWatch agent's EMF listener; unset: no metrics. */
+  metricsEndpoint: 'EDGE_METRICS_ENDPOINT',
+  /** The log group the agent writes the edge's EMF lines to (`_aws.LogGroupName`). */
+  metricsLogGroup: 'EDGE_METRICS_LOG_GROUP',
+} as const;

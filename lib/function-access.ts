@@ -1,0 +1,127 @@
+/**
+ * What each function of an MCPTT system may do in AWS, action by action: the exact DynamoDB actions
+ * (and indexes) its code runs, the Step Functions actions it calls, whether it calls the SIP edge's
+ * control API (hence runs in the VPC) and whether it reads the token-signing key. The stack grants
+ * exactly this (lib/mcptt-system-stack.ts), and test/cdk/least-privilege.test.ts checks it twice: against
+ * the functions' sources (every store, workflow and edge call they make) and against every IAM policy
+ * statement of every function role in the synthesized template.
+ *
+ * Plain data, no CDK imports.
+ *
+ * DynamoDB actions follow from the store methods (adapters/dynamo/store.ts, call-store.ts), which use
+ * only single-item commands and queries: `GetCommand` → GetItem, `PutCommand` → PutItem,
+ * `UpdateCommand` → UpdateItem, `DeleteCommand` → DeleteItem, `QueryCommand` → Query (on the table,
+ * or on an index when `IndexName` is set). No Scan, no batch, no transaction, no stream, no DescribeTable.
+ */
+import type { FunctionName } from './routes.ts';
+
+export type DynamoAction =
+  | 'dynamodb:GetItem'
+  | 'dynamodb:Query'
+  | 'dynamodb:PutItem'
+  | 'dynamodb:UpdateItem'
+  | 'dynamodb:DeleteItem';
+
+/** The table's GSIs by their key in adapters/dynamo/table-design.ts INDEXES. */
+export type IndexKey = 'byUser' | 'byType';
+
+export type StatesAction =
+  | 'states:StartExecution'
+  | 'states:StopExecution'
+  | 'states:SendTaskSuccess'
+  | 'states:SendTaskFailure';
+
+export interface FunctionAccess {
+  /** DynamoDB actions on the table, sorted. */
+  readonly table: readonly DynamoAction[];
+  /** GSIs it queries (`dynamodb:Query` on `<table>/index/<name>` only). */
+  readonly indexes: readonly IndexKey[];
+  /**
+   * Step Functions actions on the call setup state machine (Start) or its executions (Stop,
+   * task callbacks: task tokens are not resources, see the test).
+   */
+  readonly states: readonly StatesAction[];
+  /** Calls the edge control API: placed in the VPC with the edge clients' security group. */
+  readonly edgeControl: boolean;
+}
+
+const GET: DynamoAction = 'dynamodb:GetItem';
+const QUERY: DynamoAction = 'dynamodb:Query';
+const PUT: DynamoAction = 'dynamodb:PutItem';
+const UPDATE: DynamoAction = 'dynamodb:UpdateItem';
+const DELETE: DynamoAction = 'dynamodb:DeleteItem';
+const TASK_CALLBACKS: readonly StatesAction[] = ['states:SendTaskFailure', 'states:SendTaskSuccess'];
+
+const access = (
+  table: readonly DynamoAction[],
+  indexes: readonly IndexKey[] = [],
+  states: readonly StatesAction[] = [],
+  edgeControl = false,
+): FunctionAccess => ({ table: [...table].sort(), indexes: [...indexes].sort(), states, edgeControl });
+
+/**
+ * Per function, what it calls (the store methods in the comments; see the module doc for the mapping).
+ */
+export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
+  // ping
+  health: access([GET]),
+  // getUser
+  auth: access([GET]),
+  // listUsers (byType), groupsOfUser (byUser), getUser, createUser, replaceUser, deleteUser
+  users: access([GET, QUERY, PUT, DELETE], ['byUser', 'byType']),
+  // listGroups, listMarkers (byType), listMembers, getGroup, getMarker, getUser, createGroup,
+  // replaceGroup, putMember, deleteMember, deleteGroup
+  groups: access([GET, QUERY, PUT, DELETE], ['byType']),
+  // listAgreements, listTemporaryGroups (byType), getAgreement, createAgreement, replaceAgreement,
+  // deleteAgreement
+  agreements: access([GET, QUERY, PUT, DELETE], ['byType']),
+  // listTemporaryGroups, listAgreements (byType), getTemporaryGroup, getGroup, getMarker,
+  // reserveTemporaryGroup, transitionTemporaryGroup, claimMarker, activateMarker, releaseMarker,
+  // deleteTemporaryGroup; notifyRegroup: affiliationsToGroup, listRegistrations. It also sends the
+  // regroup notices through the edge, but needs the partners over the internet too: see
+  // EDGE_CONTROL_NOT_WIRED.
+  regroups: access([GET, QUERY, PUT, UPDATE, DELETE], ['byType']),
+  // markersOf (byUser), getGroup, getMarker, getUser, listMembers, affiliationsToGroup, claimMarker,
+  // activateMarker, releaseMarker; partner-auth: getAgreement, recordNonce; notifyRegroup (edge)
+  'partner-api': access([GET, QUERY, PUT, UPDATE, DELETE], ['byUser'], [], true),
+  // getUser, listRegistrations, putRegistration, deleteRegistration
+  registration: access([GET, QUERY, PUT, DELETE]),
+  // groupsOfUser, affiliationsOfUser (byUser), putAffiliation, deleteAffiliation
+  affiliation: access([QUERY, PUT, DELETE], ['byUser']),
+  // groupsOfUser, affiliationsOfUser (byUser), getUser, getGroup, getMarker, getTemporaryGroup,
+  // getAgreement, listRegistrations, recordNonce, claimSipCallId, createCall, claimDecision,
+  // setStatus, listLegs; starts and stops workflow executions; cancels and ends legs at the edge
+  'call-routing': access(
+    [GET, QUERY, PUT, UPDATE],
+    ['byUser'],
+    ['states:StartExecution', 'states:StopExecution'],
+    true,
+  ),
+  // recordResponse, claimDecision; completes the AwaitResponses wait (success only)
+  'member-response': access([UPDATE], [], ['states:SendTaskSuccess']),
+  // listMembers, affiliationsToGroup, getTemporaryGroup, getGroup, getMarker, getAgreement,
+  // listRegistrations, addLegs, setTaskToken, recordResponse, getCall, listLegs, claimDecision,
+  // setStatus; completes the wait itself (success only) when unsent legs decide the call; originates
+  // legs and answers held INVITEs at the edge
+  'call-setup-tasks': access([GET, QUERY, PUT, UPDATE], [], ['states:SendTaskSuccess'], true),
+  // getAgreement; completes the InterrogatePartner task
+  'partner-interrogator': access([GET], [], TASK_CALLBACKS),
+};
+
+/**
+ * Functions whose code can call the edge control API but that the stack does not wire to it, and why.
+ * Their calls to the edge are skipped (no `EDGE_CONTROL_URL`: functions/shared/deps.ts).
+ */
+export const EDGE_CONTROL_NOT_WIRED: Readonly<Partial<Record<FunctionName, string>>> = {
+  regroups:
+    'sends regroup notices (SIP MESSAGE) through the edge, but also calls partner systems over the ' +
+    'internet; the VPC has no NAT gateway (decision 0011), so it stays outside the VPC and the ' +
+    'primary-side notices are not sent in AWS until a NAT gateway or a relay is added',
+};
+
+/** The functions that call the edge control API, in FUNCTIONS order of their names. */
+export const EDGE_CONTROL_CLIENTS: readonly FunctionName[] = (
+  Object.entries(FUNCTION_ACCESS) as [FunctionName, FunctionAccess][]
+)
+  .filter(([, a]) => a.edgeControl)
+  .map(([name]) => name);

@@ -1,0 +1,476 @@
+/**
+ * Least privilege, checked twice:
+ * 1. **Code → FUNCTION_ACCESS**: each function's sources (its import graph, from esbuild's metafile) are
+ *    scanned for every store, call store, workflow and edge control call; the DynamoDB actions and
+ *    indexes those calls need, the Step Functions actions and the edge use must be exactly what
+ *    lib/function-access.ts grants.
+ * 2. **Template → explicit table**: every IAM policy statement of every function role (and of the edge
+ *    task, its execution role and the state machine) is listed, action by action with the kind of
+ *    resource, and compared with the table below. No `*` action anywhere; no wildcard on a data
+ *    resource (table, index, secret, queue).
+ */
+import { readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { CfnElement } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INDEXES } from '../../adapters/dynamo/table-design.ts';
+import {
+  type DynamoAction,
+  EDGE_CONTROL_NOT_WIRED,
+  FUNCTION_ACCESS,
+  type IndexKey,
+  type StatesAction,
+} from '../../lib/function-access.ts';
+import { McpttSystemStack, REPO_ROOT, TOKEN_FUNCTIONS } from '../../lib/mcptt-system-stack.ts';
+import { FUNCTIONS, type FunctionName } from '../../lib/routes.ts';
+import { createEntryRoot, type EntryRoot, testApp } from './fixture.ts';
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+type Resource = { Type: string; Properties: Record<string, unknown> };
+const asArray = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+const GET: DynamoAction = 'dynamodb:GetItem';
+const PUT: DynamoAction = 'dynamodb:PutItem';
+const UPDATE: DynamoAction = 'dynamodb:UpdateItem';
+const DELETE: DynamoAction = 'dynamodb:DeleteItem';
+const QUERY: DynamoAction = 'dynamodb:Query';
+
+/**
+ * What each store method runs (adapters/dynamo/store.ts and call-store.ts): the DynamoDB actions, and
+ * the index a Query uses. Read off the adapters; the tests below fail when a public method is missing
+ * here or an adapter starts using another command.
+ */
+const METHOD_ACCESS: Readonly<Record<string, { actions: DynamoAction[]; index?: IndexKey }>> = {
+  // Store
+  ping: { actions: [GET] },
+  createUser: { actions: [PUT] },
+  putUser: { actions: [PUT] },
+  replaceUser: { actions: [PUT] },
+  getUser: { actions: [GET] },
+  listUsers: { actions: [QUERY], index: 'byType' },
+  deleteUser: { actions: [DELETE] },
+  createGroup: { actions: [PUT] },
+  putGroup: { actions: [PUT] },
+  replaceGroup: { actions: [PUT] },
+  getGroup: { actions: [GET] },
+  listGroups: { actions: [QUERY], index: 'byType' },
+  deleteGroup: { actions: [DELETE] },
+  putMember: { actions: [PUT] },
+  deleteMember: { actions: [DELETE] },
+  listMembers: { actions: [QUERY] },
+  groupsOfUser: { actions: [QUERY], index: 'byUser' },
+  getMarker: { actions: [GET] },
+  claimMarker: { actions: [PUT] },
+  activateMarker: { actions: [UPDATE] },
+  releaseMarker: { actions: [DELETE] },
+  markersOf: { actions: [QUERY], index: 'byUser' },
+  listMarkers: { actions: [QUERY], index: 'byType' },
+  reserveTemporaryGroup: { actions: [PUT] },
+  transitionTemporaryGroup: { actions: [PUT] },
+  getTemporaryGroup: { actions: [GET] },
+  listTemporaryGroups: { actions: [QUERY], index: 'byType' },
+  deleteTemporaryGroup: { actions: [DELETE] },
+  createAgreement: { actions: [PUT] },
+  putAgreement: { actions: [PUT] },
+  replaceAgreement: { actions: [PUT] },
+  getAgreement: { actions: [GET] },
+  listAgreements: { actions: [QUERY], index: 'byType' },
+  deleteAgreement: { actions: [DELETE] },
+  recordNonce: { actions: [PUT] },
+  putRegistration: { actions: [PUT] },
+  deleteRegistration: { actions: [DELETE] },
+  listRegistrations: { actions: [QUERY] },
+  putAffiliation: { actions: [PUT] },
+  deleteAffiliation: { actions: [DELETE] },
+  affiliationsOfUser: { actions: [QUERY], index: 'byUser' },
+  affiliationsToGroup: { actions: [QUERY] },
+  // CallStore
+  claimSipCallId: { actions: [PUT, GET] },
+  createCall: { actions: [PUT] },
+  getCall: { actions: [GET] },
+  addLegs: { actions: [PUT, UPDATE] },
+  listLegs: { actions: [QUERY] },
+  recordResponse: { actions: [UPDATE] },
+  claimDecision: { actions: [UPDATE] },
+  setTaskToken: { actions: [UPDATE] },
+  setPolicy: { actions: [UPDATE] },
+  markReleased: { actions: [UPDATE] },
+  setStatus: { actions: [UPDATE] },
+};
+
+/** WorkflowClient methods (adapters/workflow-client.ts) → Step Functions actions. */
+const WORKFLOW_ACCESS: Readonly<Record<string, StatesAction>> = {
+  taskSucceeded: 'states:SendTaskSuccess',
+  taskFailed: 'states:SendTaskFailure',
+  startExecution: 'states:StartExecution',
+  stopExecution: 'states:StopExecution',
+};
+
+/** EdgeControl methods (adapters/edge-control-client.ts). */
+const EDGE_METHODS = ['sendMessages', 'originate', 'held', 'cancelLeg', 'byeLeg'];
+
+const read = (file: string) => readFileSync(join(REPO_ROOT, file), 'utf8');
+/** Public method names of a class in a source file (2-space indented members, not private). */
+const publicMethods = (file: string): string[] =>
+  [...read(file).matchAll(/^ {2}(?!private |constructor)(?:async )?([a-z][A-Za-z0-9]*)\(/gm)].map(
+    (m) => m[1] as string,
+  );
+/** Method names called on a receiver named `name` (`deps.store.x(`, `store?.x(`, multi-line chains). */
+const callsOn = (source: string, name: string, known: readonly string[]): Set<string> => {
+  const found = new Set<string>();
+  for (const m of source.matchAll(new RegExp(`\\b${name}\\s*\\??\\.\\s*([A-Za-z0-9_]+)\\s*\\(`, 'g'))) {
+    if (known.includes(m[1] as string)) found.add(m[1] as string);
+  }
+  return found;
+};
+
+/** The project files a function's bundle includes (its import graph, npm packages left out). */
+const sourcesOf = async (entry: string): Promise<string[]> => {
+  const result = await build({
+    entryPoints: [join(REPO_ROOT, entry)],
+    bundle: true,
+    write: false,
+    metafile: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    logLevel: 'silent',
+    absWorkingDir: REPO_ROOT,
+  });
+  return Object.keys(result.metafile.inputs)
+    .map((p) => relative(REPO_ROOT, join(REPO_ROOT, p)))
+    .filter((p) => !p.startsWith('node_modules') && !p.startsWith('..'));
+};
+
+interface Needed {
+  table: DynamoAction[];
+  indexes: IndexKey[];
+  states: StatesAction[];
+  edgeControl: boolean;
+  methods: string[];
+}
+
+describe('Least privilege: function code → lib/function-access.ts', () => {
+  const needed = {} as Record<FunctionName, Needed>;
+
+  beforeAll(async () => {
+    const storeMethods = Object.keys(METHOD_ACCESS);
+    for (const spec of FUNCTIONS) {
+      const files = await sourcesOf(spec.entry);
+      const source = files.map(read).join('\n');
+      const methods = new Set([
+        ...callsOn(source, 'store', storeMethods),
+        ...callsOn(source, 'calls', storeMethods),
+      ]);
+      const table = new Set<DynamoAction>();
+      const indexes = new Set<IndexKey>();
+      for (const m of methods) {
+        const access = METHOD_ACCESS[m];
+        if (!access) continue;
+        for (const a of access.actions) table.add(a);
+        if (access.index) indexes.add(access.index);
+      }
+      const states = [...callsOn(source, 'workflow', Object.keys(WORKFLOW_ACCESS))].map(
+        (m) => WORKFLOW_ACCESS[m] as StatesAction,
+      );
+      needed[spec.name] = {
+        table: [...table].sort(),
+        indexes: [...indexes].sort(),
+        states: [...new Set(states)].sort(),
+        edgeControl: callsOn(source, 'edge', EDGE_METHODS).size > 0,
+        methods: [...methods].sort(),
+      };
+    }
+  }, 60_000);
+
+  it('knows every public method of the store and the call store', () => {
+    const methods = [
+      ...publicMethods('adapters/dynamo/store.ts'),
+      ...publicMethods('adapters/dynamo/call-store.ts'),
+    ];
+    expect(methods.length).toBeGreaterThan(40);
+    expect(methods.filter((m) => !(m in METHOD_ACCESS))).toEqual([]);
+  });
+
+  it('the adapters use single-item commands and Query only (no scan, batch, transaction)', () => {
+    const allowed = ['DeleteCommand', 'GetCommand', 'PutCommand', 'QueryCommand', 'UpdateCommand'];
+    for (const file of ['adapters/dynamo/store.ts', 'adapters/dynamo/call-store.ts']) {
+      const commands = new Set([...read(file).matchAll(/new ([A-Za-z]+Command)\(/g)].map((m) => m[1]));
+      expect(commands.size, file).toBeGreaterThan(0);
+      for (const c of commands) expect(allowed, `${file} uses ${c}`).toContain(c);
+    }
+    const workflow = read('adapters/workflow-client.ts');
+    for (const m of Object.keys(WORKFLOW_ACCESS)) expect(workflow).toContain(`async ${m}(`);
+    const edge = read('adapters/edge-control-client.ts');
+    for (const m of EDGE_METHODS) expect(edge).toMatch(new RegExp(`\\b${m}\\b`));
+  });
+
+  it.each(FUNCTIONS.map((f) => f.name))(
+    '%s: DynamoDB actions and indexes are exactly those its code runs',
+    (name) => {
+      expect(needed[name].methods.length, `${name} calls no store method`).toBeGreaterThan(0);
+      expect({ table: needed[name].table, indexes: needed[name].indexes }).toEqual({
+        table: [...FUNCTION_ACCESS[name].table].sort(),
+        indexes: [...FUNCTION_ACCESS[name].indexes].sort(),
+      });
+    },
+  );
+
+  it.each(FUNCTIONS.map((f) => f.name))('%s: Step Functions actions are exactly those it calls', (name) => {
+    expect(needed[name].states).toEqual([...FUNCTION_ACCESS[name].states].sort());
+  });
+
+  it.each(FUNCTIONS.map((f) => f.name))('%s: wired to the edge control API iff it calls it', (name) => {
+    const wired = FUNCTION_ACCESS[name].edgeControl;
+    if (needed[name].edgeControl && !wired) {
+      // A known, documented gap (decision 0011), not an accident.
+      expect(EDGE_CONTROL_NOT_WIRED[name], `${name} calls the edge but is not wired to it`).toBeDefined();
+    } else {
+      expect(wired).toBe(needed[name].edgeControl);
+      expect(EDGE_CONTROL_NOT_WIRED[name]).toBeUndefined();
+    }
+  });
+
+  it('read functions do not write', () => {
+    for (const spec of FUNCTIONS.filter((f) => f.table === 'read')) {
+      expect(
+        FUNCTION_ACCESS[spec.name].table.every((a) => a === GET || a === QUERY),
+        spec.name,
+      ).toBe(true);
+    }
+  });
+});
+
+/**
+ * Every statement of every function role, as `action resource-kind` rows. Kinds: `table`,
+ * `index:<name>`, `logs:own` (the function's own log group), `secret:signing-key`,
+ * `secret:edge-token`, `state-machine`, `executions`, `queue:interrogation`, `*`.
+ */
+const LOGS = ['logs:CreateLogStream logs:own', 'logs:PutLogEvents logs:own'];
+const XRAY = ['xray:PutTelemetryRecords *', 'xray:PutTraceSegments *'];
+const VPC = [
+  'ec2:AssignPrivateIpAddresses *',
+  'ec2:CreateNetworkInterface *',
+  'ec2:DeleteNetworkInterface *',
+  'ec2:DescribeNetworkInterfaces *',
+  'ec2:DescribeSubnets *',
+  'ec2:UnassignPrivateIpAddresses *',
+];
+const SIGNING_KEY = ['secretsmanager:GetSecretValue secret:signing-key'];
+const EDGE_TOKEN = ['secretsmanager:GetSecretValue secret:edge-token'];
+const CALLBACKS = ['states:SendTaskFailure state-machine', 'states:SendTaskSuccess state-machine'];
+/** member-response and call-setup-tasks only ever complete the wait successfully. */
+const SUCCESS = ['states:SendTaskSuccess state-machine'];
+const table = (...actions: string[]) => actions.map((a) => `dynamodb:${a} table`);
+const index = (...names: string[]) => names.map((n) => `dynamodb:Query index:${n}`);
+
+const EXPECTED_STATEMENTS: Readonly<Record<FunctionName, readonly string[]>> = {
+  health: [...LOGS, ...XRAY, ...table('GetItem')],
+  auth: [...LOGS, ...XRAY, ...table('GetItem'), ...SIGNING_KEY],
+  users: [
+    ...LOGS,
+    ...XRAY,
+    ...table('DeleteItem', 'GetItem', 'PutItem', 'Query'),
+    ...index('gsi1', 'gsi2'),
+    ...SIGNING_KEY,
+  ],
+  groups: [
+    ...LOGS,
+    ...XRAY,
+    ...table('DeleteItem', 'GetItem', 'PutItem', 'Query'),
+    ...index('gsi2'),
+    ...SIGNING_KEY,
+  ],
+  agreements: [
+    ...LOGS,
+    ...XRAY,
+    ...table('DeleteItem', 'GetItem', 'PutItem', 'Query'),
+    ...index('gsi2'),
+    ...SIGNING_KEY,
+  ],
+  regroups: [
+    ...LOGS,
+    ...XRAY,
+    ...table('DeleteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'),
+    ...index('gsi2'),
+    ...SIGNING_KEY,
+  ],
+  'partner-api': [
+    ...LOGS,
+    ...XRAY,
+    ...VPC,
+    ...table('DeleteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'),
+    ...index('gsi1'),
+    ...EDGE_TOKEN,
+  ],
+  registration: [...LOGS, ...XRAY, ...table('DeleteItem', 'GetItem', 'PutItem', 'Query')],
+  affiliation: [...LOGS, ...XRAY, ...table('DeleteItem', 'PutItem', 'Query'), ...index('gsi1')],
+  'call-routing': [
+    ...LOGS,
+    ...XRAY,
+    ...VPC,
+    ...table('GetItem', 'PutItem', 'Query', 'UpdateItem'),
+    ...index('gsi1'),
+    ...EDGE_TOKEN,
+    'states:StartExecution state-machine',
+    'states:StopExecution executions',
+  ],
+  'member-response': [...LOGS, ...XRAY, ...table('UpdateItem'), ...SUCCESS],
+  'call-setup-tasks': [
+    ...LOGS,
+    ...XRAY,
+    ...VPC,
+    ...table('GetItem', 'PutItem', 'Query', 'UpdateItem'),
+    ...EDGE_TOKEN,
+    ...SUCCESS,
+  ],
+  'partner-interrogator': [
+    ...LOGS,
+    ...XRAY,
+    ...table('GetItem'),
+    ...CALLBACKS,
+    // Added by the SQS event source (grantConsumeMessages), on the interrogation queue only.
+    'sqs:ChangeMessageVisibility queue:interrogation',
+    'sqs:DeleteMessage queue:interrogation',
+    'sqs:GetQueueAttributes queue:interrogation',
+    'sqs:GetQueueUrl queue:interrogation',
+    'sqs:ReceiveMessage queue:interrogation',
+  ],
+};
+
+describe('Least privilege: every IAM statement of the template', () => {
+  let root: EntryRoot;
+  let stack: McpttSystemStack;
+  let resources: Record<string, Resource>;
+  const id = (c: { node: { defaultChild?: unknown } }) =>
+    stack.getLogicalId(c.node.defaultChild as CfnElement);
+
+  beforeAll(() => {
+    root = createEntryRoot();
+    stack = new McpttSystemStack(testApp(root, false), 'Mcptt-primary-example', {
+      system: 'primary.example',
+      entryRoot: root.dir,
+    });
+    resources = Template.fromStack(stack).toJSON().Resources as Record<string, Resource>;
+  }, 120_000);
+  afterAll(() => root?.dispose());
+
+  /** Statements of every AWS::IAM::Policy attached to the role with logical id `role`. */
+  const statementsOf = (role: string): Statement[] =>
+    Object.values(resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy')
+      .filter((r) => (r.Properties.Roles as { Ref: string }[]).some((x) => x.Ref === role))
+      .flatMap((r) => (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+
+  /** What kind of resource an IAM resource element is (fails on anything unexpected). */
+  const kindOf = (resource: unknown, fnName?: FunctionName): string => {
+    if (resource === '*') return '*';
+    const text = JSON.stringify(resource);
+    const tableId = id(stack.table);
+    if (text === JSON.stringify({ 'Fn::GetAtt': [tableId, 'Arn'] })) return 'table';
+    for (const i of Object.values(INDEXES)) {
+      if (text.includes(`"${tableId}"`) && text.endsWith(`/index/${i.name}"]]}`)) return `index:${i.name}`;
+    }
+    if (text === JSON.stringify({ Ref: id(stack.tokenSecret) })) return 'secret:signing-key';
+    if (text === JSON.stringify({ Ref: id(stack.edgeControlToken) })) return 'secret:edge-token';
+    const machine = id(stack.callSetup.stateMachine);
+    if (text === JSON.stringify({ Ref: machine })) return 'state-machine';
+    if (text.includes(`:execution:`) && text.includes(`"${machine}","Name"`)) return 'executions';
+    if (text === JSON.stringify({ 'Fn::GetAtt': [id(stack.interrogationQueue), 'Arn'] })) {
+      return 'queue:interrogation';
+    }
+    if (fnName) {
+      const own = stack.node.tryFindChild(`${pascal(fnName)}Logs`) as { node: { defaultChild?: unknown } };
+      if (text === JSON.stringify({ 'Fn::GetAtt': [id(own), 'Arn'] })) return 'logs:own';
+    }
+    return `UNEXPECTED ${text}`;
+  };
+  const rowsOf = (role: string, fnName?: FunctionName): string[] =>
+    statementsOf(role)
+      .flatMap((s) => {
+        expect(s.Effect).toBe('Allow');
+        expect(s.Condition).toBeUndefined();
+        return asArray(s.Action).flatMap((a) => asArray(s.Resource).map((r) => `${a} ${kindOf(r, fnName)}`));
+      })
+      .sort();
+
+  it.each(FUNCTIONS.map((f) => f.name))('%s: every statement is in the expected table', (name) => {
+    const role = id(stack.roleOf(name));
+    expect(rowsOf(role, name)).toEqual([...EXPECTED_STATEMENTS[name]].sort());
+  });
+
+  it('the expected table agrees with FUNCTION_ACCESS and TOKEN_FUNCTIONS', () => {
+    for (const spec of FUNCTIONS) {
+      const rows = EXPECTED_STATEMENTS[spec.name];
+      const a = FUNCTION_ACCESS[spec.name];
+      expect(
+        rows
+          .filter((r) => r.endsWith(' table'))
+          .map((r) => r.split(' ')[0])
+          .sort(),
+      ).toEqual([...a.table].sort());
+      expect(
+        rows
+          .filter((r) => r.includes(' index:'))
+          .map((r) => r.split(':').pop())
+          .sort(),
+      ).toEqual(a.indexes.map((k) => INDEXES[k].name).sort());
+      expect(
+        rows
+          .filter((r) => r.startsWith('states:'))
+          .map((r) => r.split(' ')[0])
+          .sort(),
+      ).toEqual([...a.states].sort());
+      expect(rows.some((r) => r.startsWith('ec2:'))).toBe(a.edgeControl);
+      expect(rows.some((r) => r.endsWith('secret:edge-token'))).toBe(a.edgeControl);
+      expect(rows.some((r) => r.endsWith('secret:signing-key'))).toBe(TOKEN_FUNCTIONS.has(spec.name));
+    }
+  });
+
+  it('no function role has an AWS managed policy or an inline policy on the role itself', () => {
+    for (const spec of FUNCTIONS) {
+      const role = resources[id(stack.roleOf(spec.name))];
+      expect(role?.Properties.ManagedPolicyArns).toBeUndefined();
+      expect(role?.Properties.Policies).toBeUndefined();
+    }
+  });
+
+  it('the edge task role may invoke the edge routes, read the control token and write its metrics logs', () => {
+    const rows = rowsOf(id(stack.edge.taskDefinition.taskRole as never));
+    const invoke = rows.filter((r) => r.startsWith('execute-api:Invoke '));
+    expect(invoke.length).toBeGreaterThan(0);
+    for (const r of invoke) expect(r).toMatch(/^execute-api:Invoke UNEXPECTED .*\/edge\//);
+    const others = rows.filter((r) => !r.startsWith('execute-api:Invoke '));
+    const metricsLogs = JSON.stringify({ 'Fn::GetAtt': [id(stack.edge.metricsLogGroup), 'Arn'] });
+    expect(others).toEqual([
+      `logs:CreateLogStream UNEXPECTED ${metricsLogs}`,
+      `logs:DescribeLogStreams UNEXPECTED ${metricsLogs}`,
+      `logs:PutLogEvents UNEXPECTED ${metricsLogs}`,
+      'secretsmanager:GetSecretValue secret:edge-token',
+    ]);
+  });
+
+  it('no statement anywhere has a wildcard action, or a wildcard on a table, secret or queue', () => {
+    const all = Object.values(resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy')
+      .flatMap((r) => (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+    expect(all.length).toBeGreaterThan(20);
+    const data = [id(stack.table), id(stack.tokenSecret), id(stack.edgeControlToken)];
+    data.push(id(stack.interrogationQueue), id(stack.interrogationDlq));
+    for (const s of all) {
+      for (const a of asArray(s.Action)) expect(a, JSON.stringify(s)).not.toMatch(/\*/);
+      for (const r of asArray(s.Resource)) {
+        const text = JSON.stringify(r);
+        if (data.some((d) => text.includes(`"${d}"`))) expect(text, JSON.stringify(s)).not.toContain('*');
+      }
+    }
+  });
+});
+
+const pascal = (name: string): string =>
+  name
+    .split('-')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
