@@ -40,6 +40,8 @@ export interface EdgeConfig {
   apiAuth: 'iam' | 'bearer';
   token: { value: string } | { secretArn: string };
   host: string;
+  /** Put in Via and Contact instead of the bind host (SIP_ADVERTISED_HOST). */
+  advertisedHost?: string;
   sipPort: number;
   controlPort: number;
   healthPort: number;
@@ -97,6 +99,7 @@ export const edgeConfigFromEnv = (env: Record<string, string | undefined> = proc
     apiAuth,
     token: tokenValue ? { value: tokenValue } : { secretArn: tokenArn as string },
     host: env[EDGE_ENV.host]?.trim() || '0.0.0.0',
+    ...(env[EDGE_ENV.advertisedHost]?.trim() ? { advertisedHost: env[EDGE_ENV.advertisedHost]?.trim() } : {}),
     sipPort: port(env, EDGE_ENV.sipPort, SIP_PORT),
     controlPort: port(env, EDGE_ENV.controlPort, CONTROL_PORT),
     healthPort: port(env, EDGE_ENV.healthPort, HEALTH_PORT),
@@ -168,6 +171,7 @@ export const startEdge = async (config: EdgeConfig, opts: StartEdgeOptions = {})
   const edge = await startSipEdge({
     domain: config.domain,
     host: config.host,
+    ...(config.advertisedHost ? { advertisedHost: config.advertisedHost } : {}),
     port: config.sipPort,
     functions: createFunctionsClient({
       baseUrl: config.apiUrl,

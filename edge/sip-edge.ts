@@ -30,6 +30,12 @@ import { UasCall } from './uas-call.ts';
 export interface SipEdgeOptions {
   domain: string;
   host?: string;
+  /**
+   * The name or address members reach the edge by, put in Via sent-by and Contact (RFC 3261 §18.1.1,
+   * §8.1.1.8) when the bind address is not reachable (a container binding 0.0.0.0 behind a load
+   * balancer). Default: the bind host.
+   */
+  advertisedHost?: string;
   /** UDP and TCP port (one number: Via sent-by ports are valid for both). */
   port: number;
   functions: FunctionsClient;
@@ -124,6 +130,7 @@ const partnerLegOf = (req: SipRequest): { headers: Record<string, string>; tgi: 
 
 export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
   const host = opts.host ?? '127.0.0.1';
+  const advertised = opts.advertisedHost ?? host;
   const log = opts.log ?? (() => undefined);
   // Port 0: TCP takes the port UDP got, so one Via sent-by port serves both transports.
   const transport = await createTransportLayer({
@@ -168,10 +175,10 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
 
   /** How the edge sends as a UAC (outgoing legs, and the callee side of relayed calls). */
   const legIo: OutboundLegIo = {
-    contact: (t) => `sip:edge@${host}:${port}${t === 'tcp' ? ';transport=tcp' : ''}`,
+    contact: (t) => `sip:edge@${advertised}:${port}${t === 'tcp' ? ';transport=tcp' : ''}`,
     via: (t) => {
       const branch = newBranch();
-      return { value: `SIP/2.0/${t.toUpperCase()} ${host}:${port};branch=${branch};rport`, branch };
+      return { value: `SIP/2.0/${t.toUpperCase()} ${advertised}:${port};branch=${branch};rport`, branch };
     },
     sendInvite: (req, to, on) => {
       const ctx = tl.createClientTransaction(req, to, {

@@ -43,7 +43,7 @@ export const EDGE_ENV = {
   controlTokenArn: 'EDGE_CONTROL_TOKEN_ARN',
   /**
    * The name members reach the edge by (the load balancer's DNS name, or the system's SIP name in
-   * DNS). Not used by the edge yet: see decision 0011, "Open points".
+   * DNS), put in the edge's Via sent-by and Contact instead of its bind address.
    */
   advertisedHost: 'SIP_ADVERTISED_HOST',
   /** `udp://host:port` of the CloudWatch agent's EMF listener; unset: no metrics. */

@@ -20,6 +20,8 @@ export const demoConfig = async (edit?: (json: LocalConfig) => void): Promise<Lo
   for (const s of json.systems) {
     s.http.port = await freePort();
     s.sip.port = await freePort();
+    // Its own free port too: the default (HTTP port + 1) may belong to another test's server.
+    s.sip.controlPort = await freePort();
   }
   edit?.(json);
   return parseLocalConfig(json, 'test config');
