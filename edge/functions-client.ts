@@ -266,15 +266,25 @@ export const createFunctionsClient = (opts: FunctionsClientOptions) => {
     bindings(mcpttId: string) {
       return request<{ mcpttId: string; bindings: Binding[] }>('GET', `/edge/registrations/${enc(mcpttId)}`);
     },
-    /** Where an INVITE goes (functions/call-routing). */
+    /**
+     * Where an INVITE goes (functions/call-routing). `edgeUrl`: this edge's own control API, where the
+     * functions send every later operation of a call it holds (its final response, its member legs).
+     */
     routeCall(
       caller: string,
       target: string,
       callId: string,
       partnerLeg?: { headers: Record<string, string>; tgi: string },
+      edgeUrl?: string,
     ) {
       return request<CallRoute>('POST', '/edge/calls', {
-        json: { caller, target, callId, ...(partnerLeg ? { partnerLeg } : {}) },
+        json: {
+          caller,
+          target,
+          callId,
+          ...(partnerLeg ? { partnerLeg } : {}),
+          ...(edgeUrl ? { edgeUrl } : {}),
+        },
       });
     },
     /** The caller cancelled a held group call INVITE (RFC 3261 §9.2). */

@@ -14,13 +14,21 @@
  * | `EDGE_METRICS_ENDPOINT` | `udp://host:port` of the CloudWatch agent's EMF listener | no metrics |
  * | `EDGE_METRICS_LOG_GROUP` | the log group the agent writes the EMF lines to | the agent's default |
  * | `DRAIN_TIMEOUT_MS` | how long SIGTERM waits for live transactions and held INVITEs | 30000 |
+ * | `ECS_CONTAINER_METADATA_URI_V4` | set by ECS: the task's private address, for the edge's own control URL | — |
+ * | `EDGE_CONTROL_URL` | the control URL to name when the task metadata cannot be read | none |
+ *
+ * The edge names its own control API (`http://<task private IP>:<control port>`) with every call it
+ * asks the functions to route, so the functions act on a call it holds (held INVITE, member legs) at
+ * this task and not at whichever task the system's Cloud Map name resolves to (decision 0011).
  *
  * `GET /health` on the health port answers 200 with the edge's counts while it serves, 503 while it
  * drains (the load balancer then stops sending new traffic).
  */
 import { createSocket } from 'node:dgram';
 import { createServer, type Server } from 'node:http';
+import { isIPv4 } from 'node:net';
 import { pathToFileURL } from 'node:url';
+import { edgeControlBaseUrl } from '../adapters/edge-control-client.ts';
 import { readSecret } from '../adapters/secrets.ts';
 import { CONTROL_PORT, EDGE_ENV, HEALTH_PORT, SIP_PORT } from '../lib/edge-config.ts';
 import { type ControlApi, startControlApi } from './control-api.ts';
@@ -49,6 +57,10 @@ export interface EdgeConfig {
   metricsLogGroup?: string;
   drainTimeoutMs: number;
   region?: string;
+  /** The ECS task metadata endpoint v4 (ECS_CONTAINER_METADATA_URI_V4), for the task's own address. */
+  metadataUri?: string;
+  /** The control URL to name when the metadata cannot be read (EDGE_CONTROL_URL). */
+  controlUrl?: string;
 }
 
 const port = (env: Record<string, string | undefined>, name: string, fallback: number): number => {
@@ -89,6 +101,12 @@ export const edgeConfigFromEnv = (env: Record<string, string | undefined> = proc
   }
   const drain = Number(env.DRAIN_TIMEOUT_MS ?? 30_000);
   if (!Number.isFinite(drain) || drain < 0) throw new Error('DRAIN_TIMEOUT_MS must be a number of ms');
+  const controlUrlRaw = env[EDGE_ENV.controlUrl]?.trim();
+  const controlUrl = controlUrlRaw ? edgeControlBaseUrl(controlUrlRaw) : undefined;
+  if (controlUrlRaw && !controlUrl) {
+    throw new Error(`${EDGE_ENV.controlUrl} must be an http(s) URL of a host and port, got ${controlUrlRaw}`);
+  }
+  const metadataUri = env[EDGE_ENV.ecsMetadataUri]?.trim();
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? regionOfApiUrl(apiUrl);
   if (apiAuth === 'iam' && !region) {
     throw new Error(`${EDGE_ENV.apiAuth}=iam needs AWS_REGION (or an execute-api ${EDGE_ENV.apiUrl})`);
@@ -107,7 +125,52 @@ export const edgeConfigFromEnv = (env: Record<string, string | undefined> = proc
     ...(env[EDGE_ENV.metricsLogGroup] ? { metricsLogGroup: env[EDGE_ENV.metricsLogGroup] } : {}),
     drainTimeoutMs: drain,
     ...(region ? { region } : {}),
+    ...(metadataUri ? { metadataUri } : {}),
+    ...(controlUrl ? { controlUrl } : {}),
   };
+};
+
+/** The parts of the ECS task metadata (v4, `${ECS_CONTAINER_METADATA_URI_V4}/task`) the edge reads. */
+interface TaskMetadata {
+  Containers?: { DockerId?: string; Name?: string; Networks?: { IPv4Addresses?: string[] }[] }[];
+}
+
+/**
+ * This task's control URL, `http://<private IPv4>:<port>`, from the ECS task metadata endpoint v4:
+ * the first address of the first network of this container (the one whose DockerId ends the
+ * metadata URI; in awsvpc mode every container of the task has the task's address). Undefined when
+ * the endpoint does not answer or names no IPv4 address.
+ */
+export const taskControlUrl = async (opts: {
+  metadataUri: string;
+  port: number;
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+  attempts?: number;
+}): Promise<string | undefined> => {
+  const doFetch = opts.fetch ?? fetch;
+  const base = opts.metadataUri.replace(/\/+$/, '');
+  const ownId = base.slice(base.lastIndexOf('/') + 1);
+  const attempts = opts.attempts ?? 3;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    try {
+      const res = await doFetch(`${base}/task`, { signal: AbortSignal.timeout(opts.timeoutMs ?? 2000) });
+      if (res.ok) {
+        const task = (await res.json()) as TaskMetadata;
+        const containers = task.Containers ?? [];
+        const own = containers.filter((c) => c.DockerId === ownId);
+        for (const c of [...own, ...containers]) {
+          const address = c.Networks?.[0]?.IPv4Addresses?.[0];
+          if (address && isIPv4(address)) return `http://${address}:${opts.port}`;
+        }
+        return undefined;
+      }
+    } catch {
+      // retried below
+    }
+    if (attempt < attempts) await new Promise((r) => setTimeout(r, 200 * attempt));
+  }
+  return undefined;
 };
 
 /**
@@ -151,6 +214,8 @@ export interface StartEdgeOptions {
   signer?: RequestSigner;
   /** Reads the control token from Secrets Manager (tests). */
   readToken?: (secretArn: string) => Promise<string>;
+  /** The `fetch` of the task metadata request (tests). */
+  metadataFetch?: typeof fetch;
 }
 
 export const startEdge = async (config: EdgeConfig, opts: StartEdgeOptions = {}): Promise<RunningEdge> => {
@@ -197,6 +262,20 @@ export const startEdge = async (config: EdgeConfig, opts: StartEdgeOptions = {})
     await edge.stop();
     throw e;
   }
+  // The control URL the edge names with each call it routes: this task's own address (ECS task
+  // metadata), or the configured one outside ECS; none: the functions use their EDGE_CONTROL_URL.
+  const ownUrl =
+    (config.metadataUri
+      ? await taskControlUrl({
+          metadataUri: config.metadataUri,
+          port: control.port,
+          ...(opts.metadataFetch ? { fetch: opts.metadataFetch } : {}),
+        })
+      : undefined) ?? config.controlUrl;
+  if (config.metadataUri && ownUrl === config.controlUrl) {
+    log(`task metadata gave no address; control URL named with calls: ${ownUrl ?? 'none'}`);
+  }
+  edge.controlUrl = ownUrl;
 
   let draining = false;
   const health: Server = createServer((req, res) => {
@@ -277,7 +356,7 @@ export const main = async (env: Record<string, string | undefined> = process.env
   console.log(
     JSON.stringify({
       system: config.domain,
-      msg: `SIP edge ready: udp+tcp ${config.host}:${running.edge.udp.port}, control :${running.control.port}, health :${running.health.port}, API ${config.apiUrl} (${config.apiAuth})`,
+      msg: `SIP edge ready: udp+tcp ${config.host}:${running.edge.udp.port}, control :${running.control.port} (named as ${running.edge.controlUrl ?? 'none'}), health :${running.health.port}, API ${config.apiUrl} (${config.apiAuth})`,
     }),
   );
 };

@@ -56,6 +56,13 @@ export interface SipEdgeOptions {
    * SipRetransmissions, EdgeActiveTransactions. Default off (the local runtime keeps it off).
    */
   metrics?: boolean | EdgeMetricsOptions;
+  /**
+   * This edge's own control API (`http://<address>:<port>`), sent with every `routeCall` so that the
+   * functions act on a call this edge holds (its held INVITE, its member legs) here and not at any
+   * task of the system. Usually set later, through {@link SipEdge.controlUrl}, once the control API
+   * listens. Default: none (the functions then use their configured edge).
+   */
+  controlUrl?: string;
 }
 
 export interface SipEdge {
@@ -77,6 +84,8 @@ export interface SipEdge {
   /** Sends the final response of an INVITE the functions asked to hold; false when it is gone. */
   finishHeld(heldId: string, final: HeldFinal): boolean;
   heldCount(): number;
+  /** This edge's own control API, sent with each `routeCall` ({@link SipEdgeOptions.controlUrl}). */
+  controlUrl: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -155,6 +164,7 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
     opts.authenticate === false ? ({ ok: true, mcpttId: fromUri(req) } as const) : auth.authenticate(req);
   const now = Date.now;
   const port = transport.local('udp').port;
+  let controlUrl = opts.controlUrl;
   // 2xx retransmissions of the edge's own calls (RFC 3261 §13.3.1.4), outside the transactions.
   let callRetransmissions = 0;
   const metrics = opts.metrics
@@ -246,7 +256,7 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
       if (!who.ok) return who.response;
       caller = who.mcpttId;
     }
-    const route = await opts.functions.routeCall(caller, req.uri, callIdOf(req), partnerLeg);
+    const route = await opts.functions.routeCall(caller, req.uri, callIdOf(req), partnerLeg, controlUrl);
     if (tx.state !== 'Proceeding') return undefined; // cancelled meanwhile (§9.2)
     if (route.action === 'reject') {
       return createResponse(req, route.status, route.reason, {
@@ -524,6 +534,12 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
     finishHeld,
     legCount: () => legs.size,
     heldCount: () => held.size,
+    get controlUrl() {
+      return controlUrl;
+    },
+    set controlUrl(url: string | undefined) {
+      controlUrl = url;
+    },
     udp: transport.local('udp'),
     tcp: transport.local('tcp'),
     transport,

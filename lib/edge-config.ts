@@ -50,4 +50,14 @@ export const EDGE_ENV = {
   metricsEndpoint: 'EDGE_METRICS_ENDPOINT',
   /** The log group the agent writes the edge's EMF lines to (`_aws.LogGroupName`). */
   metricsLogGroup: 'EDGE_METRICS_LOG_GROUP',
+  /**
+   * The task metadata endpoint (v4), set by ECS itself: the edge reads its task's private address there
+   * and names `http://<address>:<control port>` as its control URL with every call it routes.
+   */
+  ecsMetadataUri: 'ECS_CONTAINER_METADATA_URI_V4',
+  /**
+   * The control URL the edge names when the task metadata cannot be read (outside ECS); optional:
+   * without it the edge names none and the functions use their own `EDGE_CONTROL_URL`.
+   */
+  controlUrl: 'EDGE_CONTROL_URL',
 } as const;

@@ -1,9 +1,10 @@
 /**
  * What each function of an MCPTT system may do in AWS, action by action: the exact DynamoDB actions
  * (and indexes) its code runs, the Step Functions actions it calls, whether it calls the SIP edge's
- * control API (hence runs in the VPC) and whether it reads the token-signing key. The stack grants
+ * control API (hence runs in the VPC), whether it sends its SIP MESSAGEs through the message-relay
+ * function instead (invokes it) and whether it reads the token-signing key. The stack grants
  * exactly this (lib/mcptt-system-stack.ts), and test/cdk/least-privilege.test.ts checks it twice: against
- * the functions' sources (every store, workflow and edge call they make) and against every IAM policy
+ * the functions' sources (every store, workflow, edge and message relay call they make) and against every IAM policy
  * statement of every function role in the synthesized template.
  *
  * Plain data, no CDK imports.
@@ -43,6 +44,13 @@ export interface FunctionAccess {
   readonly states: readonly StatesAction[];
   /** Calls the edge control API: placed in the VPC with the edge clients' security group. */
   readonly edgeControl: boolean;
+  /**
+   * Sends its SIP MESSAGEs (regroup notices) through the `message-relay` function instead of the edge
+   * control API: it gets the relay's name (`MESSAGE_RELAY_FUNCTION`) and `lambda:InvokeFunction` on that
+   * function only. For a function that must stay outside the VPC (it calls partners over the internet,
+   * and the VPC has no NAT gateway: decision 0011), so cannot reach the edge itself.
+   */
+  readonly messageRelay: boolean;
 }
 
 const GET: DynamoAction = 'dynamodb:GetItem';
@@ -57,7 +65,14 @@ const access = (
   indexes: readonly IndexKey[] = [],
   states: readonly StatesAction[] = [],
   edgeControl = false,
-): FunctionAccess => ({ table: [...table].sort(), indexes: [...indexes].sort(), states, edgeControl });
+  messageRelay = false,
+): FunctionAccess => ({
+  table: [...table].sort(),
+  indexes: [...indexes].sort(),
+  states,
+  edgeControl,
+  messageRelay,
+});
 
 /**
  * Per function, what it calls (the store methods in the comments; see the module doc for the mapping).
@@ -77,10 +92,10 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   agreements: access([GET, QUERY, PUT, DELETE], ['byType']),
   // listTemporaryGroups, listAgreements (byType), getTemporaryGroup, getGroup, getMarker,
   // reserveTemporaryGroup, transitionTemporaryGroup, claimMarker, activateMarker, releaseMarker,
-  // deleteTemporaryGroup; notifyRegroup: affiliationsToGroup, listRegistrations. It also sends the
-  // regroup notices through the edge, but needs the partners over the internet too: see
-  // EDGE_CONTROL_NOT_WIRED.
-  regroups: access([GET, QUERY, PUT, UPDATE, DELETE], ['byType']),
+  // deleteTemporaryGroup; notifyRegroup: affiliationsToGroup, listRegistrations. It sends the regroup
+  // notices through the message-relay function: it calls partners over the internet, so it stays
+  // outside the VPC and cannot reach the edge control API itself.
+  regroups: access([GET, QUERY, PUT, UPDATE, DELETE], ['byType'], [], false, true),
   // markersOf (byUser), getGroup, getMarker, getUser, listMembers, affiliationsToGroup, claimMarker,
   // activateMarker, releaseMarker; partner-auth: getAgreement, recordNonce; notifyRegroup (edge)
   'partner-api': access([GET, QUERY, PUT, UPDATE, DELETE], ['byUser'], [], true),
@@ -106,22 +121,29 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   'call-setup-tasks': access([GET, QUERY, PUT, UPDATE], [], ['states:SendTaskSuccess'], true),
   // getAgreement; completes the InterrogatePartner task
   'partner-interrogator': access([GET], [], TASK_CALLBACKS),
+  // No table; the edge's sendMessages, for the batches regroups (outside the VPC) invokes it with
+  'message-relay': access([], [], [], true),
 };
 
 /**
  * Functions whose code can call the edge control API but that the stack does not wire to it, and why.
- * Their calls to the edge are skipped (no `EDGE_CONTROL_URL`: functions/shared/deps.ts).
+ * Their calls to the edge are skipped (no `EDGE_CONTROL_URL`: functions/shared/deps.ts). None: regroups,
+ * which cannot be in the VPC, sends its regroup notices through the message-relay function
+ * (`messageRelay`) since decision 0011's open point was closed. A function listed here is a known,
+ * documented gap; test/cdk/least-privilege.test.ts accepts no other.
  */
-export const EDGE_CONTROL_NOT_WIRED: Readonly<Partial<Record<FunctionName, string>>> = {
-  regroups:
-    'sends regroup notices (SIP MESSAGE) through the edge, but also calls partner systems over the ' +
-    'internet; the VPC has no NAT gateway (decision 0011), so it stays outside the VPC and the ' +
-    'primary-side notices are not sent in AWS until a NAT gateway or a relay is added',
-};
+export const EDGE_CONTROL_NOT_WIRED: Readonly<Partial<Record<FunctionName, string>>> = {};
 
 /** The functions that call the edge control API, in FUNCTIONS order of their names. */
 export const EDGE_CONTROL_CLIENTS: readonly FunctionName[] = (
   Object.entries(FUNCTION_ACCESS) as [FunctionName, FunctionAccess][]
 )
   .filter(([, a]) => a.edgeControl)
+  .map(([name]) => name);
+
+/** The functions that send their SIP MESSAGEs through the message-relay function. */
+export const MESSAGE_RELAY_CLIENTS: readonly FunctionName[] = (
+  Object.entries(FUNCTION_ACCESS) as [FunctionName, FunctionAccess][]
+)
+  .filter(([, a]) => a.messageRelay)
   .map(([name]) => name);

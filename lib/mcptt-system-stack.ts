@@ -44,7 +44,7 @@ import { INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../adapters/dynamo/table-des
 import { DEFAULT_HOLD_TIMEOUT_MS } from '../functions/shared/deps.ts';
 import { CallSetupWorkflow } from './call-setup-workflow.ts';
 import { EDGE_CONTROL_URL } from './edge-config.ts';
-import { EDGE_CONTROL_CLIENTS, FUNCTION_ACCESS } from './function-access.ts';
+import { EDGE_CONTROL_CLIENTS, FUNCTION_ACCESS, MESSAGE_RELAY_CLIENTS } from './function-access.ts';
 import { McpttMonitoring } from './monitoring.ts';
 import { acknowledgeNagFindings } from './nag-suppressions.ts';
 import { McpttNetwork } from './network.ts';
@@ -70,6 +70,13 @@ export const TIMEOUT_SECONDS: Readonly<Partial<Record<FunctionName, number>>> = 
   // Interrogates one partner per message (the partner API call times out after PARTNER_TIMEOUT_MS).
   'partner-interrogator': 15,
 };
+
+/**
+ * Asynchronous invocations of the message-relay function: how often Lambda retries one whose call to the
+ * edge failed, and how long an event may wait (a regroup notice much later than the regroup misleads).
+ */
+export const MESSAGE_RELAY_RETRY_ATTEMPTS = 2;
+export const MESSAGE_RELAY_MAX_EVENT_AGE_SECONDS = 600;
 /**
  * The functions that issue or verify bearer tokens (`token` routes and log-in), hence read the
  * token-signing key; the others (health, edge and partner routes, workflow tasks) never see it.
@@ -350,6 +357,20 @@ export class McpttSystemStack extends Stack {
         }),
       );
     }
+    // The functions outside the VPC send their SIP MESSAGEs through the message-relay function (in the
+    // VPC, an edge control client): its name, and the right to invoke exactly that function (the
+    // unqualified ARN: no versions or aliases, no `*`).
+    const relay = this.functions['message-relay'];
+    relay.configureAsyncInvoke({
+      retryAttempts: MESSAGE_RELAY_RETRY_ATTEMPTS,
+      maxEventAge: Duration.seconds(MESSAGE_RELAY_MAX_EVENT_AGE_SECONDS),
+    });
+    for (const name of MESSAGE_RELAY_CLIENTS) {
+      this.functions[name].addEnvironment(ENV.messageRelayFunction, relay.functionName);
+      this.roleOf(name).addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [relay.functionArn] }),
+      );
+    }
 
     // --- HTTP API ------------------------------------------------------------------------------
     this.api = new HttpApi(this, 'Api', {
@@ -520,7 +541,11 @@ export class McpttSystemStack extends Stack {
       loggingFormat: LoggingFormat.JSON,
       logGroup,
       role,
-      environment,
+      // A function without table access is not told the table's name either.
+      environment:
+        spec.table === 'none'
+          ? Object.fromEntries(Object.entries(environment).filter(([k]) => k !== ENV.tableName))
+          : environment,
       ...(inVpc
         ? {
             vpc: this.network.vpc,
@@ -543,9 +568,11 @@ export class McpttSystemStack extends Stack {
     // DynamoDB: exactly the actions its code runs (lib/function-access.ts), on the table, and Query on
     // the indexes it queries. No wildcard action, no `index/*`.
     const access = FUNCTION_ACCESS[spec.name];
-    role.addToPrincipalPolicy(
-      new PolicyStatement({ actions: [...access.table], resources: [this.table.tableArn] }),
-    );
+    if (access.table.length > 0) {
+      role.addToPrincipalPolicy(
+        new PolicyStatement({ actions: [...access.table], resources: [this.table.tableArn] }),
+      );
+    }
     if (access.indexes.length > 0) {
       role.addToPrincipalPolicy(
         new PolicyStatement({

@@ -12,15 +12,19 @@ export interface FunctionSpec {
   name: FunctionName;
   entry: string;
   description: string;
-  /** Data-plane access the function needs on the table (least privilege in the stack). */
-  table: 'read' | 'read-write';
+  /**
+   * Data-plane access the function needs on the table (least privilege in the stack); `none`: no access,
+   * and no `TABLE_NAME` in its environment.
+   */
+  table: 'read' | 'read-write' | 'none';
   /** Whether the function calls partner systems' APIs over HTTPS. */
   callsPartners: boolean;
   /**
    * What invokes it: `api` the HTTP API (ROUTES), `workflow` the call setup state machine, `queue`
-   * the partner interrogation queue (event source mapping with partial batch failures).
+   * the partner interrogation queue (event source mapping with partial batch failures), `invoke` another
+   * function of the system, asynchronously (`InvocationType: 'Event'`; lib/function-access.ts says which).
    */
-  trigger: 'api' | 'workflow' | 'queue';
+  trigger: 'api' | 'workflow' | 'queue' | 'invoke';
 }
 
 /** The functions behind the HTTP API. */
@@ -37,7 +41,7 @@ export type ApiFunctionName =
   | 'call-routing'
   | 'member-response';
 
-export type FunctionName = ApiFunctionName | 'call-setup-tasks' | 'partner-interrogator';
+export type FunctionName = ApiFunctionName | 'call-setup-tasks' | 'partner-interrogator' | 'message-relay';
 
 /**
  * How a route is authenticated.
@@ -109,6 +113,13 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     'read',
     true,
     'queue',
+  ),
+  fn(
+    'message-relay',
+    'Relays SIP MESSAGE batches (regroup notices) from functions outside the VPC to the SIP edge control API',
+    'none',
+    false,
+    'invoke',
   ),
 ];
 
@@ -183,6 +194,12 @@ export const ENV = {
   partnerTimeoutMs: 'PARTNER_TIMEOUT_MS',
   /** … or, in AWS, the Secrets Manager ARN holding that token. */
   edgeControlTokenArn: 'EDGE_CONTROL_TOKEN_ARN',
+  /**
+   * AWS only: name of the message-relay function, for the functions outside the VPC that send SIP MESSAGEs
+   * (regroups): they invoke it asynchronously instead of calling the edge control API, which only the VPC
+   * reaches (decision 0011).
+   */
+  messageRelayFunction: 'MESSAGE_RELAY_FUNCTION',
   /** Local only: Step Functions endpoint (the local workflow runtime) for task token callbacks. */
   sfnEndpoint: 'SFN_ENDPOINT',
   /** The call setup state machine (call-routing starts and stops its executions). */

@@ -102,8 +102,9 @@ export interface SipEdgeServiceProps {
   /** @default 1 */
   readonly minTasks?: number;
   /**
-   * Upper bound of the autoscaling. Keep it at 1 until held INVITEs and legs are routed to the task
-   * that holds them (decision 0011, "Several tasks").
+   * Upper bound of the autoscaling. The functions send each call's edge operations to the task that
+   * holds the call (decision 0011, "Several tasks"), so it may be raised; the default stays 1 while
+   * in-dialog SIP requests rely on the load balancer's flow affinity (decision 0011, open points).
    * @default 1
    */
   readonly maxTasks?: number;

@@ -9,8 +9,9 @@
  * - {@link bundleEnv} gives each function the environment the stack gives it, with local values: the
  *   same variable names (a deployed function missing a variable misses it locally too), AWS references
  *   replaced (table name, state machine ARN, API URL, edge control URL), secret ARNs replaced by the secret
- *   itself (`TOKEN_SECRET_ARN` → `TOKEN_SECRET`, `EDGE_CONTROL_TOKEN_ARN` → `EDGE_CONTROL_TOKEN`), plus the
- *   local service endpoints (`DYNAMODB_ENDPOINT`, `SFN_ENDPOINT`).
+ *   itself (`TOKEN_SECRET_ARN` → `TOKEN_SECRET`, `EDGE_CONTROL_TOKEN_ARN` → `EDGE_CONTROL_TOKEN`), the
+ *   message relay replaced by the edge itself (`MESSAGE_RELAY_FUNCTION` → `EDGE_CONTROL_URL` and
+ *   `EDGE_CONTROL_TOKEN`), plus the local service endpoints (`DYNAMODB_ENDPOINT`, `SFN_ENDPOINT`).
  * - {@link startBundleRuntime} runs each function of a system in a worker thread of its own, started on
  *   its first invocation (a cold start): a worker's process.env is its own, so two systems in one
  *   process each get their environment, as two Lambda containers would.
@@ -147,6 +148,17 @@ const SECRET_ARNS: Readonly<Record<string, string>> = {
   [ENV.edgeControlTokenArn]: ENV.edgeControlToken,
 };
 
+/**
+ * Deployed variables replaced locally by others. `MESSAGE_RELAY_FUNCTION` names the message-relay function,
+ * which regroups invokes in AWS because it runs outside the VPC and cannot reach the edge control API
+ * (decision 0011). Locally every function reaches the edge, so regroups gets the edge's URL and token
+ * instead and sends its notices to the edge directly, as it does from the source modules; the
+ * message-relay bundle is never invoked (it is read with the others, and would start like them).
+ */
+const REPLACED: Readonly<Record<string, readonly string[]>> = {
+  [ENV.messageRelayFunction]: [ENV.edgeControlUrl, ENV.edgeControlToken],
+};
+
 /** Deployed variables that make no sense in a worker thread. */
 const DROPPED = new Set(['NODE_OPTIONS']);
 
@@ -156,8 +168,8 @@ const LOCAL_ONLY = [ENV.dynamodbEndpoint, ENV.sfnEndpoint] as const;
 /**
  * The environment of one bundled function locally: each variable the stack sets, with its local value
  * when `local` has one (the system's domain, table, endpoints, URLs), else its deployed value when that
- * is a literal; secret ARNs become the secrets; plus the local endpoints and `extra` (log level,
- * metrics switch, AWS_LAMBDA_FUNCTION_NAME, …).
+ * is a literal; secret ARNs become the secrets; the message relay becomes the edge ({@link REPLACED});
+ * plus the local endpoints and `extra` (log level, metrics switch, AWS_LAMBDA_FUNCTION_NAME, …).
  *
  * @throws when a deployed variable is a CloudFormation expression with no local value (the local
  *   runtime would not know what to give the function: add it to the local values).
@@ -173,6 +185,15 @@ export const bundleEnv = (
   };
   for (const [name, deployed] of Object.entries(fn.environment)) {
     if (DROPPED.has(name)) continue;
+    const replacements = REPLACED[name];
+    if (replacements) {
+      for (const r of replacements) {
+        const value = local[r];
+        if (value === undefined) throw new Error(`bundles: ${fn.name}: no local value for ${r} (${name})`);
+        put(r, value);
+      }
+      continue;
+    }
     const secretVar = SECRET_ARNS[name];
     if (secretVar) {
       const secret = local[secretVar];

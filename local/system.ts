@@ -4,7 +4,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createEdgeControlClient } from '#adapters/edge-control-client.ts';
+import { createEdgeControlClients } from '#adapters/edge-control-client.ts';
 import { type AppDeps, depsFromEnv } from '#functions/shared/deps.ts';
 import { type ControlApi, startControlApi } from '../edge/control-api.ts';
 import { createFunctionsClient } from '../edge/functions-client.ts';
@@ -57,6 +57,12 @@ export interface StartSystemOptions {
   metrics?: boolean;
   /** Every line a bundled function writes; default: this process's stdout/stderr. */
   onFunctionOutput?: (out: FunctionOutput) => void;
+  /**
+   * TEST hook: the functions' default edge control URL (`EDGE_CONTROL_URL`, what they use for a call
+   * that names no edge, and for regroup notices) instead of this system's control API. The edge still
+   * names its own control API with each call, so group calls must not depend on this URL.
+   */
+  defaultEdgeControlUrl?: string;
 }
 
 /** The environment a deployed function of this system would see (lib/routes.ts ENV). */
@@ -150,9 +156,12 @@ export const startSystem = async (
       await api.close();
       throw e;
     }
-    // The functions reach the edge through its control API, as they do in AWS.
-    deps.edge = createEdgeControlClient({ url: control.url, token: cfg.edgeToken });
-    bundleValues[ENV.edgeControlUrl] = control.url;
+    // The edge names its control API with every call (in AWS: the task's own address), and the
+    // functions act on each call there; their default edge serves calls that name none.
+    edge.controlUrl = control.url;
+    const defaultEdgeUrl = opts.defaultEdgeControlUrl ?? control.url;
+    Object.assign(deps, createEdgeControlClients({ url: defaultEdgeUrl, token: cfg.edgeToken }));
+    bundleValues[ENV.edgeControlUrl] = defaultEdgeUrl;
     bundleValues[ENV.apiUrl] = api.url;
     let workflow: WorkflowRuntime;
     try {

@@ -39,6 +39,11 @@ export interface CallRecord {
   taskToken?: string;
   /** The temporary group's call policy, which the member-response function decides on. */
   policy?: CallPolicy;
+  /**
+   * The control API of the edge task that holds the call's INVITE and its member legs (the task named
+   * itself when it asked where the INVITE goes); absent: the system's default edge (EDGE_CONTROL_URL).
+   */
+  edgeUrl?: string;
   counters: Omit<LegCounts, 'pending' | 'requiredPending'>;
 }
 
@@ -55,6 +60,14 @@ export interface LegRecord {
 
 /** Leg writes in flight at once (DynamoDB takes them in parallel; the SDK's socket pool is 50). */
 export const LEG_WRITE_CONCURRENCY = 25;
+
+/** One leg's final answer. */
+export interface LegAnswer {
+  legId: string;
+  state: Exclude<LegState, 'pending'>;
+  status?: number;
+  reason?: string;
+}
 
 /** A counted response: the call's counters after it, and what the commencement decision needs. */
 export interface RecordedResponse {
@@ -208,33 +221,60 @@ export class CallStore {
     legId: string,
     answer: { state: Exclude<LegState, 'pending'>; status?: number; reason?: string },
   ): Promise<RecordedResponse | undefined> {
-    let leg: Record<string, unknown> | undefined;
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: `CALL#${callId}`, sk: `LEG#${legId}` },
-          UpdateExpression: 'SET #s = :s, #st = :st, reason = :reason',
-          ConditionExpression: '#s = :pending',
-          ExpressionAttributeNames: { '#s': 'state', '#st': 'status' },
-          ExpressionAttributeValues: {
-            ':s': answer.state,
-            ':st': answer.status ?? 0,
-            ':reason': answer.reason ?? '',
-            ':pending': 'pending',
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      leg = out.Attributes;
-    } catch (e) {
-      if (isConditionFailure(e)) return undefined;
-      throw e;
+    const out = await this.recordResponses(callId, [{ legId, ...answer }]);
+    return out.counted.length === 0 ? undefined : out;
+  }
+
+  /**
+   * Records the final answers of several legs of one call: each leg moves out of `pending` with its
+   * own conditional write (a duplicate counts once), then ONE counter update adds every counted answer
+   * (ADD, atomic) and reads back the call's counters, policy and task token. `counted` lists the legs
+   * this call counted; when none was, nothing else is written.
+   */
+  async recordResponses(
+    callId: string,
+    answers: readonly LegAnswer[],
+  ): Promise<RecordedResponse & { counted: { legId: string; required: boolean }[] }> {
+    const counted: { legId: string; required: boolean; accepted: boolean }[] = [];
+    const record = async (answer: LegAnswer) => {
+      try {
+        const out = await this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { pk: `CALL#${callId}`, sk: `LEG#${answer.legId}` },
+            UpdateExpression: 'SET #s = :s, #st = :st, reason = :reason',
+            ConditionExpression: '#s = :pending',
+            ExpressionAttributeNames: { '#s': 'state', '#st': 'status' },
+            ExpressionAttributeValues: {
+              ':s': answer.state,
+              ':st': answer.status ?? 0,
+              ':reason': answer.reason ?? '',
+              ':pending': 'pending',
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        counted.push({
+          legId: answer.legId,
+          required: out.Attributes?.required === true,
+          accepted: answer.state === 'accepted',
+        });
+      } catch (e) {
+        if (!isConditionFailure(e)) throw e;
+      }
+    };
+    for (let i = 0; i < answers.length; i += LEG_WRITE_CONCURRENCY) {
+      await Promise.all(answers.slice(i, i + LEG_WRITE_CONCURRENCY).map(record));
     }
-    const required = leg?.required === true;
-    const accepted = answer.state === 'accepted';
-    const add: Record<string, number> = accepted ? { accepted: 1 } : { lost: 1 };
-    if (required) add[accepted ? 'requiredAccepted' : 'requiredLost'] = 1;
+    if (counted.length === 0) return { counted: [], counters: { ...ZERO }, call: {} };
+    const add: Record<string, number> = {};
+    const bump = (k: string) => {
+      add[k] = (add[k] ?? 0) + 1;
+    };
+    for (const c of counted) {
+      bump(c.accepted ? 'accepted' : 'lost');
+      if (c.required) bump(c.accepted ? 'requiredAccepted' : 'requiredLost');
+    }
     const names: Record<string, string> = {};
     const values: Record<string, number> = {};
     const parts = Object.entries(add).map(([k, v], i) => {
@@ -254,6 +294,7 @@ export class CallStore {
     );
     const meta = (out.Attributes ?? {}) as Partial<CallRecord>;
     return {
+      counted: counted.map(({ legId, required }) => ({ legId, required })),
       counters: { ...ZERO, ...meta.counters },
       call: {
         ...(meta.policy !== undefined ? { policy: meta.policy } : {}),

@@ -1,8 +1,9 @@
 /**
  * The caller cancelled its group call before the final response (RFC 3261 §9.2; ARCHITECTURE.md
  * step 8): the edge already answered 487; here the workflow is stopped and every member leg is
- * released at once — pending legs get CANCEL, answered ones BYE — unless the call setup decision was
- * already taken (then CompleteCallSetup, unable to deliver its answer, releases the legs).
+ * released at once — pending legs get CANCEL, answered ones BYE, through the edge task that holds
+ * them (the call's `edgeUrl`) — unless the call setup decision was already taken (then
+ * CompleteCallSetup, unable to deliver its answer, releases the legs).
  */
 import type { CallStore } from '#adapters/dynamo/call-store.ts';
 import type { EdgeControl } from '#adapters/edge-control-client.ts';
@@ -13,10 +14,11 @@ import { logger } from '../shared/logger.ts';
 export const cancelGroupCall = async (
   callId: string,
   deps: {
-    calls: Pick<CallStore, 'claimDecision' | 'setStatus' | 'listLegs'>;
+    calls: Pick<CallStore, 'claimDecision' | 'setStatus' | 'listLegs' | 'getCall'>;
     workflow: Pick<WorkflowClient, 'stopExecution'>;
     stateMachineArn: string;
-    edge: EdgeControl | undefined;
+    /** The edge task at a call's `edgeUrl` (the default edge without one); undefined: no edge configured. */
+    edgeFor: (url?: string) => Pick<EdgeControl, 'cancelLeg' | 'byeLeg'> | undefined;
     /** CallsFailed (cancelled) for a call cancelled before its final response. */
     metrics?: Pick<MetricsSink, 'add'>;
   },
@@ -29,14 +31,14 @@ export const cancelGroupCall = async (
     .catch((e: unknown) => {
       logger.warn('stop of the call setup execution failed', { callId, reason: (e as Error).message });
     });
-  const legs = await deps.calls.listLegs(callId);
+  const legs = (await deps.calls.listLegs(callId)).filter(
+    (l) => l.state === 'pending' || l.state === 'accepted',
+  );
+  if (legs.length === 0) return { cancelled: true };
+  const edge = deps.edgeFor((await deps.calls.getCall(callId))?.edgeUrl);
   await Promise.allSettled(
     legs.map((l) =>
-      l.state === 'pending'
-        ? deps.edge?.cancelLeg(callId, l.legId)
-        : l.state === 'accepted'
-          ? deps.edge?.byeLeg(callId, l.legId)
-          : undefined,
+      l.state === 'pending' ? edge?.cancelLeg(callId, l.legId) : edge?.byeLeg(callId, l.legId),
     ),
   );
   return { cancelled: true };

@@ -1,5 +1,6 @@
 // functions/call-routing/handler.ts — POST /edge/calls: where an INVITE that reached the edge goes.
 import { z } from 'zod';
+import { edgeControlBaseUrl, MAX_EDGE_URL_LENGTH } from '#adapters/edge-control-client.ts';
 import { domainOf, tryNormalizeSipUri } from '#core/ids.ts';
 import { type AppDeps, depsFromEnv } from '../shared/deps.ts';
 import { httpFunction, once } from '../shared/http-function.ts';
@@ -24,6 +25,26 @@ const CallRequest = z.strictObject({
   /** The Request-URI of the INVITE. */
   target: z.string().min(1).max(1024),
   callId: z.string().min(1).max(512),
+  /**
+   * The control API of the edge task that holds this INVITE (`http://<task IP>:8061`): a group call's
+   * later edge operations go there. Only the edge may call this route (IAM in AWS, the edge token
+   * locally), so it is trusted as the edge is; its shape is still checked, and it is kept normalized.
+   */
+  edgeUrl: z
+    .string()
+    .max(MAX_EDGE_URL_LENGTH)
+    .transform((raw, ctx) => {
+      const url = edgeControlBaseUrl(raw);
+      if (url === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'edgeUrl must be an http(s) URL of a host and port, with no path, query or credentials',
+        });
+        return z.NEVER;
+      }
+      return url;
+    })
+    .optional(),
 });
 
 /** The store reads the group call start needs. */
@@ -46,7 +67,7 @@ export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromE
             calls: deps.calls,
             workflow: deps.workflow,
             stateMachineArn: deps.callSetup.stateMachineArn,
-            edge: deps.edge,
+            edgeFor: (url) => deps.edgeFor?.(url) ?? deps.edge,
             metrics: deps.metrics,
           }),
         };
@@ -55,7 +76,13 @@ export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromE
         const { callId } = body(z.strictObject({ callId: z.string().min(1).max(256) }));
         addLogContext({ callId });
         if (!deps.calls) return { status: 200, body: { released: false, byes: 0, cancels: 0 } };
-        return { status: 200, body: await releaseGroupCall(callId, { calls: deps.calls, edge: deps.edge }) };
+        return {
+          status: 200,
+          body: await releaseGroupCall(callId, {
+            calls: deps.calls,
+            edgeFor: (url) => deps.edgeFor?.(url) ?? deps.edge,
+          }),
+        };
       },
       'POST /edge/calls': async ({ body, deps }) => {
         const input = body(CallRequest);
@@ -94,7 +121,12 @@ export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromE
           const { workflow, calls, callSetup } = deps;
           addLogContext({ tgi: target });
           const route = await startGroupCall(
-            { caller, tgi: target, sipCallId: input.callId },
+            {
+              caller,
+              tgi: target,
+              sipCallId: input.callId,
+              ...(input.edgeUrl ? { edgeUrl: input.edgeUrl } : {}),
+            },
             {
               store: {
                 ...storeView(deps),

@@ -1,7 +1,8 @@
 /**
  * The initiator hung up an established group call (BYE, RFC 3261 §15.1.2; TS 24.379 §10.1.1.4.3
  * release by the originating client): the call becomes `released` once, and every member leg ends —
- * answered legs get BYE, legs still ringing (the call started with the minimum) get CANCEL.
+ * answered legs get BYE, legs still ringing (the call started with the minimum) get CANCEL — through
+ * the edge task that holds them (the call's `edgeUrl`), whichever task received the BYE.
  */
 import type { CallStore } from '#adapters/dynamo/call-store.ts';
 import type { EdgeControl } from '#adapters/edge-control-client.ts';
@@ -10,17 +11,20 @@ import { logger } from '../shared/logger.ts';
 export const releaseGroupCall = async (
   callId: string,
   deps: {
-    calls: Pick<CallStore, 'markReleased' | 'listLegs'>;
-    edge: Pick<EdgeControl, 'byeLeg' | 'cancelLeg'> | undefined;
+    calls: Pick<CallStore, 'markReleased' | 'listLegs' | 'getCall'>;
+    /** The edge task at a call's `edgeUrl` (the default edge without one); undefined: no edge configured. */
+    edgeFor: (url?: string) => Pick<EdgeControl, 'byeLeg' | 'cancelLeg'> | undefined;
   },
 ): Promise<{ released: boolean; byes: number; cancels: number }> => {
   if (!(await deps.calls.markReleased(callId))) return { released: false, byes: 0, cancels: 0 };
   const legs = await deps.calls.listLegs(callId);
   const answered = legs.filter((l) => l.state === 'accepted');
   const ringing = legs.filter((l) => l.state === 'pending');
+  if (answered.length + ringing.length === 0) return { released: true, byes: 0, cancels: 0 };
+  const edge = deps.edgeFor((await deps.calls.getCall(callId))?.edgeUrl);
   const results = await Promise.allSettled([
-    ...answered.map((l) => deps.edge?.byeLeg(callId, l.legId)),
-    ...ringing.map((l) => deps.edge?.cancelLeg(callId, l.legId)),
+    ...answered.map((l) => edge?.byeLeg(callId, l.legId)),
+    ...ringing.map((l) => edge?.cancelLeg(callId, l.legId)),
   ]);
   const failed = results.filter((r) => r.status === 'rejected');
   if (failed.length > 0) {

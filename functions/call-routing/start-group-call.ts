@@ -2,7 +2,9 @@
  * An INVITE to one of our temporary groups (ARCHITECTURE.md step 1; TS 23.379 step 1): the caller
  * must be an affiliated member of a constituent group (else 403 with Warning 116/120; unknown TGI
  * 404); a retransmitted INVITE (same SIP Call-ID) never starts a second call; the workflow is
- * started and the edge holds the INVITE until the workflow's final response.
+ * started and the edge holds the INVITE until the workflow's final response. The edge task that holds
+ * it (`edgeUrl`, when it named itself) is stored with the call and passed to the workflow: every later
+ * edge operation of the call (its legs, its final response, their CANCEL and BYE) goes to that task.
  */
 import { randomUUID } from 'node:crypto';
 import type { CallStore } from '#adapters/dynamo/call-store.ts';
@@ -25,7 +27,7 @@ export interface StartGroupCallDeps {
 }
 
 export const startGroupCall = async (
-  call: { caller: SipUri; tgi: SipUri; sipCallId: string },
+  call: { caller: SipUri; tgi: SipUri; sipCallId: string; edgeUrl?: string },
   deps: StartGroupCallDeps,
 ): Promise<CallRoute> => {
   const now = deps.now();
@@ -70,6 +72,7 @@ export const startGroupCall = async (
     caller: call.caller,
     createdAt: now,
     status: 'setting-up',
+    ...(call.edgeUrl ? { edgeUrl: call.edgeUrl } : {}),
     // The member-response function decides on these policies (TS 24.481 commencement).
     ...(temporaryGroup ? { policy: temporaryGroup.policy } : {}),
   });
@@ -78,6 +81,7 @@ export const startGroupCall = async (
     tgi: call.tgi,
     caller: call.caller,
     startedAt: now,
+    ...(call.edgeUrl ? { edgeUrl: call.edgeUrl } : {}),
   });
   deps.metrics?.add({ name: 'CallsStarted' });
   return { action: 'hold', heldId: claim.callId, timeoutMs: deps.holdTimeoutMs };

@@ -23,7 +23,11 @@ import { CALL_SETUP_TASKS } from './tasks.ts';
 export interface CallSetupTaskDeps {
   app: AppDeps;
   calls: CallStore;
-  edge: EdgeControl;
+  /**
+   * The edge task at a call's `edgeUrl` (the one holding its INVITE and legs); the default edge
+   * (`EDGE_CONTROL_URL`) when the call names none.
+   */
+  edgeFor(url?: string): EdgeControl;
   /** Where the edge reports each leg's final answer: the member-response route of the system's API. */
   reportUrl: string;
   /** Task callbacks (when the legs that could not be sent decide the commencement). */
@@ -33,12 +37,14 @@ export interface CallSetupTaskDeps {
 /** The deps of a deployed task function: {@link depsFromEnv} plus `API_URL`. */
 export const taskDepsFrom = (app: AppDeps, apiUrl: string | undefined): CallSetupTaskDeps => {
   if (!app.calls) throw new Error('the call store is not configured');
-  if (!app.edge) throw new Error(`the SIP edge control API is not configured (${ENV.edgeControlUrl})`);
+  const { edge, edgeFor } = app;
+  if (!edge || !edgeFor)
+    throw new Error(`the SIP edge control API is not configured (${ENV.edgeControlUrl})`);
   if (!apiUrl) throw new Error(`missing environment variable ${ENV.apiUrl}`);
   return {
     app,
     calls: app.calls,
-    edge: app.edge,
+    edgeFor,
     reportUrl: `${apiUrl.replace(/\/+$/, '')}/edge/leg-results`,
     // Read when used: the local runtime sets the client once its Step Functions endpoint is up.
     workflow: {
@@ -73,11 +79,19 @@ export const runCallSetupTask = async (raw: unknown, deps: CallSetupTaskDeps): P
   const { app } = deps;
   switch (event.task) {
     case CALL_SETUP_TASKS.resolveTemporaryGroup: {
-      const input = event.input as unknown as ResolveInput & { caller: string; startedAt: number };
+      const input = event.input as unknown as ResolveInput & {
+        caller: string;
+        startedAt: number;
+        edgeUrl?: unknown;
+      };
+      // The result replaces the state: what later tasks need of the execution input is passed on,
+      // among it the edge task holding the call (`edgeUrl`, absent for a call from an edge that did
+      // not name itself).
       return {
         ...(await resolveTemporaryGroup(input, app)),
         caller: input.caller,
         startedAt: input.startedAt,
+        ...(typeof input.edgeUrl === 'string' ? { edgeUrl: input.edgeUrl } : {}),
       };
     }
     case CALL_SETUP_TASKS.applyCommencementPolicy:
@@ -87,7 +101,7 @@ export const runCallSetupTask = async (raw: unknown, deps: CallSetupTaskDeps): P
         system: app.system,
         store: app.store,
         calls: deps.calls,
-        originate: (req) => deps.edge.originate(req),
+        originate: (req, edgeUrl) => deps.edgeFor(edgeUrl).originate(req),
         reportUrl: deps.reportUrl,
         workflow: deps.workflow,
         metrics: app.metrics,
@@ -98,7 +112,7 @@ export const runCallSetupTask = async (raw: unknown, deps: CallSetupTaskDeps): P
       try {
         const out = await completeCallSetup(state, {
           calls: deps.calls,
-          edge: deps.edge,
+          edgeFor: (url) => deps.edgeFor(url),
           now: app.now,
           system: app.system,
           metrics: app.metrics,

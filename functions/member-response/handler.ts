@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { type AppDeps, depsFromEnv } from '../shared/deps.ts';
 import { httpFunction, once } from '../shared/http-function.ts';
 import { withLogContext } from '../shared/logger.ts';
-import { LegReport, recordMemberResponse } from '../workflow/member-response.ts';
+import { LegReport, recordMemberResponse, recordMemberResponses } from '../workflow/member-response.ts';
 
 /** Reports per request at most. */
 export const MAX_REPORTS_PER_REQUEST = 100;
@@ -27,8 +27,10 @@ export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromE
             recordMemberResponse(r, { calls, workflow, metrics }),
           );
         if (!('reports' in input)) return { status: 200, body: await record(input) };
-        // Each report is its own conditional write; they are independent, so they go in parallel.
-        const results = await Promise.all(input.reports.map(record));
+        // One conditional write per report, one counter update and one decision per call of the batch.
+        const results = await withLogContext({ callId: input.reports[0]?.callId }, () =>
+          recordMemberResponses(input.reports, { calls, workflow, metrics }),
+        );
         return { status: 200, body: { results } };
       },
     },

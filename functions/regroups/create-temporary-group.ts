@@ -37,7 +37,10 @@ export interface RegroupDeps {
   store: Store;
   partners: PartnerClient;
   now: () => EpochMs;
+  /** The SIP edge, for the regroup notices (locally) … */
   edge?: EdgeControl;
+  /** … or the message-relay function (AWS: regroups is outside the VPC); preferred when set. */
+  messages?: Pick<EdgeControl, 'sendMessages'>;
 }
 
 interface PartnerFailure {

@@ -6,7 +6,8 @@
 import { CallStore } from '#adapters/dynamo/call-store.ts';
 import { createDocumentClient } from '#adapters/dynamo/clients.ts';
 import { Store } from '#adapters/dynamo/store.ts';
-import { createEdgeControlClient, type EdgeControl } from '#adapters/edge-control-client.ts';
+import { createEdgeControlClients, type EdgeControl } from '#adapters/edge-control-client.ts';
+import { createMessageRelayClient } from '#adapters/message-relay-client.ts';
 import { type MetricsSink, metricsFromEnv } from '#adapters/metrics.ts';
 import { createHttpPartnerClient, type PartnerClient } from '#adapters/partner-client.ts';
 import { readSecret } from '#adapters/secrets.ts';
@@ -24,8 +25,19 @@ export interface AppDeps {
   now: () => EpochMs;
   /** CloudWatch metrics (EMF on stdout; dropped when POWERTOOLS_METRICS_DISABLED is set). */
   metrics: MetricsSink;
-  /** The system's SIP edge (control API), when one is configured. */
+  /** The system's SIP edge (control API), when one is configured: any edge task (`EDGE_CONTROL_URL`). */
   edge?: EdgeControl;
+  /**
+   * The edge task at `url` (a call's `edgeUrl`: the task holding its INVITE and legs), with the same
+   * token; {@link AppDeps.edge} when `url` is undefined. Set whenever `edge` is.
+   */
+  edgeFor?: (url?: string) => EdgeControl;
+  /**
+   * Where SIP MESSAGEs (regroup notices) go instead of {@link AppDeps.edge}: the message-relay function,
+   * for a function outside the VPC, which cannot reach the edge (`MESSAGE_RELAY_FUNCTION`: regroups in
+   * AWS). Unset locally and in the functions in the VPC, which use `edge`.
+   */
+  messages?: Pick<EdgeControl, 'sendMessages'>;
   /** Calls and call legs of the call setup workflow (same table). */
   calls?: CallStore;
   /** Task token callbacks to the call setup workflow. */
@@ -70,6 +82,7 @@ export const depsFromEnv = async (env: Env = process.env): Promise<AppDeps> => {
   const edgeTokenArn = env[ENV.edgeControlTokenArn];
   const edgeToken =
     env[ENV.edgeControlToken] ?? (edgeUrl && edgeTokenArn ? await readSecret(edgeTokenArn) : undefined);
+  const messageRelay = env[ENV.messageRelayFunction];
   const stateMachineArn = env[ENV.stateMachineArn];
   const holdTimeoutMs = Number(env[ENV.holdTimeoutMs] ?? DEFAULT_HOLD_TIMEOUT_MS);
   if (!Number.isInteger(holdTimeoutMs) || holdTimeoutMs <= 0)
@@ -77,7 +90,8 @@ export const depsFromEnv = async (env: Env = process.env): Promise<AppDeps> => {
   const doc = createDocumentClient(env[ENV.dynamodbEndpoint]);
   const sfnEndpoint = env[ENV.sfnEndpoint];
   return {
-    ...(edgeUrl && edgeToken ? { edge: createEdgeControlClient({ url: edgeUrl, token: edgeToken }) } : {}),
+    ...(edgeUrl && edgeToken ? createEdgeControlClients({ url: edgeUrl, token: edgeToken }) : {}),
+    ...(messageRelay ? { messages: createMessageRelayClient({ functionName: messageRelay }) } : {}),
     ...(stateMachineArn ? { callSetup: { stateMachineArn, holdTimeoutMs } } : {}),
     system,
     store: new Store(doc, tableName),

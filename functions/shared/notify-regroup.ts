@@ -1,6 +1,10 @@
 /**
  * Tells the affiliated members of our groups that their group was regrouped, or no longer is
  * (TS 22.280 R-6.6.2.2-002). Best effort: a failure is logged and never undoes the regroup.
+ *
+ * The notices go through `deps.messages` when set (the message-relay function, for regroups outside the
+ * VPC in AWS), else through the edge control API directly (`deps.edge`: locally, and the functions in the
+ * VPC). With neither, nothing is sent.
  */
 import type { SipUri } from '#core/model.ts';
 import {
@@ -12,11 +16,12 @@ import type { AppDeps } from './deps.ts';
 import { logger } from './logger.ts';
 
 export const notifyRegroup = async (
-  deps: Pick<AppDeps, 'edge' | 'store' | 'now' | 'system'>,
+  deps: Pick<AppDeps, 'edge' | 'messages' | 'store' | 'now' | 'system'>,
   notice: Omit<RegroupNotice, 'group'>,
   groups: readonly SipUri[],
 ): Promise<number> => {
-  if (!deps.edge || groups.length === 0) return 0;
+  const messages = deps.messages ?? deps.edge;
+  if (!messages || groups.length === 0) return 0;
   const now = deps.now();
   let sent = 0;
   try {
@@ -30,7 +35,7 @@ export const notifyRegroup = async (
         )
       ).flat();
       if (targets.length === 0) continue;
-      const out = await deps.edge.sendMessages({
+      const out = await messages.sendMessages({
         from: notice.tgi,
         contentType: REGROUP_NOTIFICATION_TYPE,
         body: regroupNotificationBody({ ...notice, group }),

@@ -26,6 +26,9 @@
  * BYE; if the held INVITE could not be answered (the initiator cancelled, the edge lost it) a proceed
  * is torn down the same way. The call's status is set (established / failed / cancelled) when the
  * call exists, and the decision is claimed so a late member response no longer completes anything.
+ *
+ * Every edge operation goes to the edge task that holds the call (`$.edgeUrl`, else the call record's
+ * `edgeUrl`, else the system's default edge): the held INVITE and the legs live there.
  */
 import type { CallStore, LegRecord } from '#adapters/dynamo/call-store.ts';
 import type { MetricsSink } from '#adapters/metrics.ts';
@@ -63,7 +66,8 @@ export interface CallSetupEdge {
 
 export interface CompleteCallSetupDeps {
   calls: Pick<CallStore, 'getCall' | 'listLegs' | 'setStatus' | 'claimDecision'>;
-  edge: CallSetupEdge;
+  /** The edge task at a call's `edgeUrl`; the system's default edge when `url` is undefined. */
+  edgeFor(url?: string): CallSetupEdge;
   now: () => EpochMs;
   /** Host of the Warning header; default: the domain of the TGI. */
   system?: SystemDomain;
@@ -91,6 +95,8 @@ export interface CompleteCallSetupState {
   failure?: { Error?: string; Cause?: string };
   /** When the INVITE arrived, for `setupMs` when there is no call record. */
   receivedAt?: EpochMs;
+  /** The control API of the edge task holding the call (from the execution input). */
+  edgeUrl?: string;
 }
 
 export interface CompleteCallSetupOutput {
@@ -164,6 +170,7 @@ export const completeCallSetup = async (
   const call = await deps.calls.getCall(callId);
   const legs = call ? await deps.calls.listLegs(callId) : [];
   const tgi = state.tgi ?? call?.tgi;
+  const edge = deps.edgeFor(state.edgeUrl ?? call?.edgeUrl);
   if (!tgi) throw new Error(`completeCallSetup: no TGI for call ${callId}`);
   const callPolicy: CallPolicy =
     (isPolicyResult(state.policy) ? state.policy.callPolicy : state.policy) ??
@@ -218,7 +225,7 @@ export const completeCallSetup = async (
   }
   let delivered = true;
   try {
-    await deps.edge.held(callId, { status, reason, body, ...(headers.length > 0 ? { headers } : {}) });
+    await edge.held(callId, { status, reason, body, ...(headers.length > 0 ? { headers } : {}) });
   } catch {
     delivered = false;
   }
@@ -232,9 +239,9 @@ export const completeCallSetup = async (
     await Promise.allSettled(
       legs.flatMap((l) =>
         l.state === 'pending'
-          ? [deps.edge.cancelLeg(callId, l.legId)]
+          ? [edge.cancelLeg(callId, l.legId)]
           : l.state === 'accepted'
-            ? [deps.edge.byeLeg(callId, l.legId)]
+            ? [edge.byeLeg(callId, l.legId)]
             : [],
       ),
     );

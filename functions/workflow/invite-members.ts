@@ -4,6 +4,8 @@
  * token stored with the call, then one batch to the edge. Members of our system are invited at
  * their most recent registration; partner members through the partner's edge, each leg signed with
  * the agreement key (core/partner-leg.ts). A member with no registration is recorded as failed.
+ * The batch goes to the edge task that holds the initiator's INVITE (`$.edgeUrl`), so the legs live
+ * where the call's final response, and later their CANCEL or BYE, are sent.
  * The workflow resumes when the member-response function sees the commencement decision.
  */
 import type { CallStore } from '#adapters/dynamo/call-store.ts';
@@ -16,7 +18,7 @@ import type { EpochMs, SipUri, SystemDomain } from '#core/model.ts';
 import { legSignatureParts, TGI_HEADER } from '#core/partner-leg.ts';
 import { signRequest } from '#core/request-signing.ts';
 import { mapLimit } from '../shared/map-limit.ts';
-import { recordLegOutcome } from './member-response.ts';
+import { recordLegOutcomes } from './member-response.ts';
 import type { ResolvedMember, ResolvedTemporaryGroup } from './resolve-temporary-group.ts';
 
 /** Registration look-ups in flight at once. */
@@ -36,15 +38,18 @@ export type Interrogation =
 export interface InviteState extends ResolvedTemporaryGroup {
   caller: SipUri;
   interrogations?: Interrogation[];
+  /** The control API of the edge task holding the call (from the execution input); absent: the default edge. */
+  edgeUrl?: string;
 }
 
 export interface InviteDeps {
   system: SystemDomain;
   store: Pick<Store, 'listRegistrations' | 'getAgreement'>;
-  calls: Pick<CallStore, 'addLegs' | 'setTaskToken' | 'recordResponse' | 'claimDecision'>;
+  calls: Pick<CallStore, 'addLegs' | 'setTaskToken' | 'recordResponses' | 'claimDecision'>;
   /** Completes the wait when the legs that could not be sent decide the commencement by themselves. */
   workflow: Pick<WorkflowClient, 'taskSucceeded'>;
-  originate(req: OriginateRequest): Promise<unknown>;
+  /** Sends the batch to the edge task at `edgeUrl` (the call's), or to the default edge without one. */
+  originate(req: OriginateRequest, edgeUrl: string | undefined): Promise<unknown>;
   /** Where the edge reports each leg's final response (the member-response function). */
   reportUrl: string;
   now: () => EpochMs;
@@ -154,24 +159,31 @@ export const inviteMembers = async (taskToken: string, state: InviteState, deps:
   }
   // 3. One batch to the edge.
   if (legs.length > 0) {
-    await deps.originate({
-      callId: state.callId,
-      from: state.tgi,
-      reportUrl: deps.reportUrl,
-      sdp: groupCallSdp(),
-      mcpttInfo: buildMcpttInfo({
-        sessionType: 'prearranged',
-        requestUri: state.tgi,
-        callingUserId: state.caller,
-        callingGroupId: state.tgi,
-      }),
-      legs,
-    });
+    await deps.originate(
+      {
+        callId: state.callId,
+        from: state.tgi,
+        reportUrl: deps.reportUrl,
+        sdp: groupCallSdp(),
+        mcpttInfo: buildMcpttInfo({
+          sessionType: 'prearranged',
+          requestUri: state.tgi,
+          callingUserId: state.caller,
+          callingGroupId: state.tgi,
+        }),
+        legs,
+      },
+      state.edgeUrl,
+    );
   }
   // 4. The legs that could not be sent count as failed answers; they may decide the commencement
   // (nobody reachable, or a required member unreachable under `abandon`) without waiting for the timer.
-  await mapLimit(failed, LOOKUP_CONCURRENCY, (f) =>
-    recordLegOutcome(state.callId, f.legId, { state: 'failed', status: f.status, reason: f.reason }, deps),
-  );
+  if (failed.length > 0) {
+    await recordLegOutcomes(
+      state.callId,
+      failed.map((f) => ({ legId: f.legId, state: 'failed' as const, status: f.status, reason: f.reason })),
+      deps,
+    );
+  }
   return { invited: legs.length, unreachable: unique.size - legs.length };
 };

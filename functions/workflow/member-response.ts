@@ -44,7 +44,7 @@ export const legStateOf = (status: number, reason?: string): Exclude<LegState, '
 };
 
 export interface MemberResponseDeps {
-  calls: Pick<CallStore, 'recordResponse' | 'claimDecision'>;
+  calls: Pick<CallStore, 'recordResponses' | 'claimDecision'>;
   workflow: Pick<WorkflowClient, 'taskSucceeded'>;
   /** MemberResponses by class, once per leg (a duplicate is not counted). */
   metrics?: Pick<MetricsSink, 'add'>;
@@ -73,17 +73,43 @@ export interface MemberResponseResult {
 export const recordMemberResponse = async (
   report: LegReport,
   deps: MemberResponseDeps,
-): Promise<MemberResponseResult> =>
-  recordLegOutcome(
-    report.callId,
-    report.legId,
-    {
-      state: legStateOf(report.status, report.reason),
-      status: report.status,
-      ...(report.reason !== undefined ? { reason: report.reason } : {}),
-    },
-    deps,
+): Promise<MemberResponseResult> => {
+  const [result] = await recordMemberResponses([report], deps);
+  return result ?? { counted: false };
+};
+
+/**
+ * Records a batch of leg reports (any calls): per call, one conditional write per leg and ONE counter
+ * update for the batch, then the commencement decision once. Results in the reports' order.
+ */
+export const recordMemberResponses = async (
+  reports: readonly LegReport[],
+  deps: MemberResponseDeps,
+): Promise<MemberResponseResult[]> => {
+  const byCall = new Map<string, number[]>();
+  reports.forEach((r, i) => {
+    byCall.set(r.callId, [...(byCall.get(r.callId) ?? []), i]);
+  });
+  const results: MemberResponseResult[] = reports.map(() => ({ counted: false }));
+  await Promise.all(
+    [...byCall].map(async ([callId, indexes]) => {
+      const outcomes = indexes.map((i) => {
+        const r = reports[i] as LegReport;
+        return {
+          legId: r.legId,
+          state: legStateOf(r.status, r.reason),
+          status: r.status,
+          ...(r.reason !== undefined ? { reason: r.reason } : {}),
+        };
+      });
+      const out = await recordLegOutcomes(callId, outcomes, deps);
+      indexes.forEach((i, k) => {
+        results[i] = out[k] ?? { counted: false };
+      });
+    }),
   );
+  return results;
+};
 
 /**
  * Records one leg's outcome (a member's answer, or a leg that could not be sent) and, when it
@@ -95,22 +121,61 @@ export const recordLegOutcome = async (
   answer: { state: Exclude<LegState, 'pending'>; status: number; reason?: string },
   deps: MemberResponseDeps,
 ): Promise<MemberResponseResult> => {
-  const { state } = answer;
-  const recorded = await deps.calls.recordResponse(callId, legId, answer);
-  if (recorded === undefined) return { counted: false };
+  const [result] = await recordLegOutcomes(callId, [{ legId, ...answer }], deps);
+  return result ?? { counted: false };
+};
+
+/**
+ * Records the outcomes of several legs of one call (a leg listed twice counts once) and evaluates the
+ * commencement once on the counters after all of them; the one writer that wins `claimDecision`
+ * completes the wait. The result of each outcome, in order; `completed` is set on the first counted one.
+ */
+export const recordLegOutcomes = async (
+  callId: string,
+  outcomes: readonly {
+    legId: string;
+    state: Exclude<LegState, 'pending'>;
+    status: number;
+    reason?: string;
+  }[],
+  deps: MemberResponseDeps,
+): Promise<MemberResponseResult[]> => {
+  const recorded = await deps.calls.recordResponses(callId, outcomes);
+  const countedIds = new Set(recorded.counted.map((c) => c.legId));
   const { counters, call } = recorded;
-  deps.metrics?.add({
-    name: 'MemberResponses',
-    class: responseClassOf(answer.status, call.decided === true),
+  const taken = new Set<string>();
+  const counted = outcomes.map((o) => {
+    const first = countedIds.has(o.legId) && !taken.has(o.legId);
+    if (first) taken.add(o.legId);
+    return first;
   });
-  if (call.policy === undefined) return { counted: true, state };
-  const decision = evaluateCommencementCounts(call.policy, legCountsOf(counters), { timerExpired: false });
-  if (decision.decision === 'wait' || call.taskToken === undefined) {
-    return { counted: true, state, decision: decision.decision };
+  for (const [i, o] of outcomes.entries()) {
+    if (counted[i]) {
+      deps.metrics?.add({ name: 'MemberResponses', class: responseClassOf(o.status, call.decided === true) });
+    }
   }
-  if (!(await deps.calls.claimDecision(callId))) {
-    return { counted: true, state, decision: decision.decision, completed: false };
+  if (countedIds.size === 0) return outcomes.map(() => ({ counted: false }));
+  let decision: CommencementDecision | undefined;
+  let completed: boolean | undefined;
+  if (call.policy !== undefined) {
+    decision = evaluateCommencementCounts(call.policy, legCountsOf(counters), { timerExpired: false });
+    if (decision.decision !== 'wait' && call.taskToken !== undefined) {
+      completed = await deps.calls.claimDecision(callId);
+      if (completed) await deps.workflow.taskSucceeded(call.taskToken, { decision });
+    }
   }
-  await deps.workflow.taskSucceeded(call.taskToken, { decision });
-  return { counted: true, state, decision: decision.decision, completed: true };
+  let reported = false;
+  return outcomes.map((o, i): MemberResponseResult => {
+    if (!counted[i]) return { counted: false };
+    const result: MemberResponseResult = {
+      counted: true,
+      state: o.state,
+      ...(decision ? { decision: decision.decision } : {}),
+    };
+    if (completed !== undefined && !reported) {
+      reported = true;
+      result.completed = completed;
+    }
+    return result;
+  });
 };

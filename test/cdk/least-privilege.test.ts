@@ -1,13 +1,13 @@
 /**
  * Least privilege, checked twice:
  * 1. **Code → FUNCTION_ACCESS**: each function's sources (its import graph, from esbuild's metafile) are
- *    scanned for every store, call store, workflow and edge control call; the DynamoDB actions and
- *    indexes those calls need, the Step Functions actions and the edge use must be exactly what
- *    lib/function-access.ts grants.
+ *    scanned for every store, call store, workflow, edge control and message relay call; the DynamoDB
+ *    actions and indexes those calls need, the Step Functions actions, the edge use and the message relay
+ *    use must be exactly what lib/function-access.ts grants.
  * 2. **Template → explicit table**: every IAM policy statement of every function role (and of the edge
  *    task, its execution role and the state machine) is listed, action by action with the kind of
  *    resource, and compared with the table below. No `*` action anywhere; no wildcard on a data
- *    resource (table, index, secret, queue).
+ *    resource (table, index, secret, queue) nor on the message-relay function.
  */
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -21,6 +21,7 @@ import {
   EDGE_CONTROL_NOT_WIRED,
   FUNCTION_ACCESS,
   type IndexKey,
+  MESSAGE_RELAY_CLIENTS,
   type StatesAction,
 } from '../../lib/function-access.ts';
 import { McpttSystemStack, REPO_ROOT, TOKEN_FUNCTIONS } from '../../lib/mcptt-system-stack.ts';
@@ -93,6 +94,7 @@ const METHOD_ACCESS: Readonly<Record<string, { actions: DynamoAction[]; index?: 
   addLegs: { actions: [PUT, UPDATE] },
   listLegs: { actions: [QUERY] },
   recordResponse: { actions: [UPDATE] },
+  recordResponses: { actions: [UPDATE] },
   claimDecision: { actions: [UPDATE] },
   setTaskToken: { actions: [UPDATE] },
   setPolicy: { actions: [UPDATE] },
@@ -110,6 +112,12 @@ const WORKFLOW_ACCESS: Readonly<Record<string, StatesAction>> = {
 
 /** EdgeControl methods (adapters/edge-control-client.ts). */
 const EDGE_METHODS = ['sendMessages', 'originate', 'held', 'cancelLeg', 'byeLeg'];
+/**
+ * What goes either to the edge or to the message relay (`deps.messages ?? deps.edge`, in a variable named
+ * `messages`: functions/shared/notify-regroup.ts): the relay client (adapters/message-relay-client.ts)
+ * has `sendMessages` only.
+ */
+const MESSAGE_METHODS = ['sendMessages'];
 
 const read = (file: string) => readFileSync(join(REPO_ROOT, file), 'utf8');
 /** Public method names of a class in a source file (2-space indented members, not private). */
@@ -148,7 +156,10 @@ interface Needed {
   table: DynamoAction[];
   indexes: IndexKey[];
   states: StatesAction[];
-  edgeControl: boolean;
+  /** The edge control methods it calls, on the edge or (sendMessages) on `edge ?? messages`. */
+  edgeMethods: string[];
+  /** It sends SIP MESSAGEs through `messages` (the relay when `deps.messages` is set, else the edge). */
+  messages: boolean;
   methods: string[];
 }
 
@@ -175,11 +186,13 @@ describe('Least privilege: function code → lib/function-access.ts', () => {
       const states = [...callsOn(source, 'workflow', Object.keys(WORKFLOW_ACCESS))].map(
         (m) => WORKFLOW_ACCESS[m] as StatesAction,
       );
+      const messages = callsOn(source, 'messages', MESSAGE_METHODS);
       needed[spec.name] = {
         table: [...table].sort(),
         indexes: [...indexes].sort(),
         states: [...new Set(states)].sort(),
-        edgeControl: callsOn(source, 'edge', EDGE_METHODS).size > 0,
+        edgeMethods: [...new Set([...callsOn(source, 'edge', EDGE_METHODS), ...messages])].sort(),
+        messages: messages.size > 0,
         methods: [...methods].sort(),
       };
     }
@@ -205,12 +218,25 @@ describe('Least privilege: function code → lib/function-access.ts', () => {
     for (const m of Object.keys(WORKFLOW_ACCESS)) expect(workflow).toContain(`async ${m}(`);
     const edge = read('adapters/edge-control-client.ts');
     for (const m of EDGE_METHODS) expect(edge).toMatch(new RegExp(`\\b${m}\\b`));
+    // The message relay client only ever invokes (lambda:InvokeFunction), asynchronously.
+    const relay = read('adapters/message-relay-client.ts');
+    expect(new Set([...relay.matchAll(/new ([A-Za-z]+Command)\(/g)].map((m) => m[1]))).toEqual(
+      new Set(['InvokeCommand']),
+    );
+    expect(relay).toContain("InvocationType: 'Event'");
+    for (const m of MESSAGE_METHODS) expect(relay).toMatch(new RegExp(`\\b${m}\\b`));
+    // deps.messages is the relay client, built from the relay's name only.
+    const deps = read('functions/shared/deps.ts');
+    expect(deps).toMatch(/messages: createMessageRelayClient\(\{ functionName: messageRelay \}\)/);
+    expect(deps).toContain('env[ENV.messageRelayFunction]');
   });
 
   it.each(FUNCTIONS.map((f) => f.name))(
     '%s: DynamoDB actions and indexes are exactly those its code runs',
     (name) => {
-      expect(needed[name].methods.length, `${name} calls no store method`).toBeGreaterThan(0);
+      const spec = FUNCTIONS.find((f) => f.name === name);
+      if (spec?.table === 'none') expect(needed[name].methods, `${name} has no table access`).toEqual([]);
+      else expect(needed[name].methods.length, `${name} calls no store method`).toBeGreaterThan(0);
       expect({ table: needed[name].table, indexes: needed[name].indexes }).toEqual({
         table: [...FUNCTION_ACCESS[name].table].sort(),
         indexes: [...FUNCTION_ACCESS[name].indexes].sort(),
@@ -222,15 +248,40 @@ describe('Least privilege: function code → lib/function-access.ts', () => {
     expect(needed[name].states).toEqual([...FUNCTION_ACCESS[name].states].sort());
   });
 
-  it.each(FUNCTIONS.map((f) => f.name))('%s: wired to the edge control API iff it calls it', (name) => {
-    const wired = FUNCTION_ACCESS[name].edgeControl;
-    if (needed[name].edgeControl && !wired) {
-      // A known, documented gap (decision 0011), not an accident.
-      expect(EDGE_CONTROL_NOT_WIRED[name], `${name} calls the edge but is not wired to it`).toBeDefined();
-    } else {
-      expect(wired).toBe(needed[name].edgeControl);
-      expect(EDGE_CONTROL_NOT_WIRED[name]).toBeUndefined();
-    }
+  it.each(FUNCTIONS.map((f) => f.name))(
+    '%s: wired to the edge control API iff it calls it, or to the message relay for its MESSAGEs only',
+    (name) => {
+      const { edgeControl, messageRelay } = FUNCTION_ACCESS[name];
+      const calls = needed[name].edgeMethods;
+      if (messageRelay) {
+        // Outside the VPC: its MESSAGEs go through the relay, and it calls nothing else of the edge.
+        expect(edgeControl, `${name} is in the VPC: no need for the relay`).toBe(false);
+        expect(needed[name].messages, `${name} does not send through deps.messages`).toBe(true);
+        expect(calls).toEqual(['sendMessages']);
+        expect(EDGE_CONTROL_NOT_WIRED[name]).toBeUndefined();
+      } else if (calls.length > 0 && !edgeControl) {
+        // A known, documented gap (decision 0011), not an accident.
+        expect(EDGE_CONTROL_NOT_WIRED[name], `${name} calls the edge but is not wired to it`).toBeDefined();
+      } else {
+        expect(edgeControl).toBe(calls.length > 0);
+        expect(EDGE_CONTROL_NOT_WIRED[name]).toBeUndefined();
+      }
+    },
+  );
+
+  it('no edge-calling function is left unwired: EDGE_CONTROL_NOT_WIRED is empty', () => {
+    expect(EDGE_CONTROL_NOT_WIRED).toEqual({});
+  });
+
+  it('regroups sends its notices through the message relay, which calls the edge for MESSAGEs only', () => {
+    expect(MESSAGE_RELAY_CLIENTS).toEqual(['regroups']);
+    expect(FUNCTIONS.find((f) => f.name === 'message-relay')).toMatchObject({
+      trigger: 'invoke',
+      table: 'none',
+      callsPartners: false,
+    });
+    expect(FUNCTION_ACCESS['message-relay']).toMatchObject({ edgeControl: true, messageRelay: false });
+    expect(needed['message-relay'].edgeMethods).toEqual(['sendMessages']);
   });
 
   it('read functions do not write', () => {
@@ -246,7 +297,8 @@ describe('Least privilege: function code → lib/function-access.ts', () => {
 /**
  * Every statement of every function role, as `action resource-kind` rows. Kinds: `table`,
  * `index:<name>`, `logs:own` (the function's own log group), `secret:signing-key`,
- * `secret:edge-token`, `state-machine`, `executions`, `queue:interrogation`, `*`.
+ * `secret:edge-token`, `state-machine`, `executions`, `queue:interrogation`, `function:<name>` (one
+ * function of the stack, unqualified ARN), `*`.
  */
 const LOGS = ['logs:CreateLogStream logs:own', 'logs:PutLogEvents logs:own'];
 const XRAY = ['xray:PutTelemetryRecords *', 'xray:PutTraceSegments *'];
@@ -263,6 +315,8 @@ const EDGE_TOKEN = ['secretsmanager:GetSecretValue secret:edge-token'];
 const CALLBACKS = ['states:SendTaskFailure state-machine', 'states:SendTaskSuccess state-machine'];
 /** member-response and call-setup-tasks only ever complete the wait successfully. */
 const SUCCESS = ['states:SendTaskSuccess state-machine'];
+/** Asynchronous invocation of the message relay (MESSAGE_RELAY_CLIENTS). */
+const INVOKE_RELAY = ['lambda:InvokeFunction function:message-relay'];
 const table = (...actions: string[]) => actions.map((a) => `dynamodb:${a} table`);
 const index = (...names: string[]) => names.map((n) => `dynamodb:Query index:${n}`);
 
@@ -296,6 +350,7 @@ const EXPECTED_STATEMENTS: Readonly<Record<FunctionName, readonly string[]>> = {
     ...table('DeleteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'),
     ...index('gsi2'),
     ...SIGNING_KEY,
+    ...INVOKE_RELAY,
   ],
   'partner-api': [
     ...LOGS,
@@ -338,6 +393,8 @@ const EXPECTED_STATEMENTS: Readonly<Record<FunctionName, readonly string[]>> = {
     'sqs:GetQueueUrl queue:interrogation',
     'sqs:ReceiveMessage queue:interrogation',
   ],
+  // No table: the edge control token and what a function in the VPC needs, nothing else.
+  'message-relay': [...LOGS, ...XRAY, ...VPC, ...EDGE_TOKEN],
 };
 
 describe('Least privilege: every IAM statement of the template', () => {
@@ -380,6 +437,11 @@ describe('Least privilege: every IAM statement of the template', () => {
     if (text.includes(`:execution:`) && text.includes(`"${machine}","Name"`)) return 'executions';
     if (text === JSON.stringify({ 'Fn::GetAtt': [id(stack.interrogationQueue), 'Arn'] })) {
       return 'queue:interrogation';
+    }
+    for (const f of FUNCTIONS) {
+      if (text === JSON.stringify({ 'Fn::GetAtt': [id(stack.functions[f.name]), 'Arn'] })) {
+        return `function:${f.name}`;
+      }
     }
     if (fnName) {
       const own = stack.node.tryFindChild(`${pascal(fnName)}Logs`) as { node: { defaultChild?: unknown } };
@@ -426,7 +488,29 @@ describe('Least privilege: every IAM statement of the template', () => {
       expect(rows.some((r) => r.startsWith('ec2:'))).toBe(a.edgeControl);
       expect(rows.some((r) => r.endsWith('secret:edge-token'))).toBe(a.edgeControl);
       expect(rows.some((r) => r.endsWith('secret:signing-key'))).toBe(TOKEN_FUNCTIONS.has(spec.name));
+      expect(rows.filter((r) => r.startsWith('lambda:'))).toEqual(a.messageRelay ? INVOKE_RELAY : []);
     }
+  });
+
+  it('only the message relay clients may invoke the message relay, and nothing else may invoke a function', () => {
+    const relay = id(stack.functions['message-relay']);
+    const invokers = Object.values(resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy')
+      .filter((r) =>
+        (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement.some(
+          (s) =>
+            asArray(s.Action).some((a) => a.startsWith('lambda:')) &&
+            JSON.stringify(s.Resource).includes(`"${relay}"`),
+        ),
+      )
+      .flatMap((r) => (r.Properties.Roles as { Ref: string }[]).map((x) => x.Ref));
+    expect(invokers).toEqual(MESSAGE_RELAY_CLIENTS.map((n) => id(stack.roleOf(n))));
+    // The relay has no resource-based policy: no service (API Gateway, events) may invoke it.
+    const permissions = Object.values(resources).filter(
+      (r) =>
+        r.Type === 'AWS::Lambda::Permission' && JSON.stringify(r.Properties.FunctionName).includes(relay),
+    );
+    expect(permissions).toEqual([]);
   });
 
   it('no function role has an AWS managed policy or an inline policy on the role itself', () => {
@@ -458,7 +542,7 @@ describe('Least privilege: every IAM statement of the template', () => {
       .flatMap((r) => (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
     expect(all.length).toBeGreaterThan(20);
     const data = [id(stack.table), id(stack.tokenSecret), id(stack.edgeControlToken)];
-    data.push(id(stack.interrogationQueue), id(stack.interrogationDlq));
+    data.push(id(stack.interrogationQueue), id(stack.interrogationDlq), id(stack.functions['message-relay']));
     for (const s of all) {
       for (const a of asArray(s.Action)) expect(a, JSON.stringify(s)).not.toMatch(/\*/);
       for (const r of asArray(s.Resource)) {

@@ -7,13 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../../adapters/dynamo/table-design.ts';
 import { DEFAULT_HOLD_TIMEOUT_MS } from '../../functions/shared/deps.ts';
 import { EDGE_CONTROL_URL } from '../../lib/edge-config.ts';
-import { EDGE_CONTROL_CLIENTS, FUNCTION_ACCESS } from '../../lib/function-access.ts';
+import { EDGE_CONTROL_CLIENTS, FUNCTION_ACCESS, MESSAGE_RELAY_CLIENTS } from '../../lib/function-access.ts';
 import {
   DEFAULT_TIMEOUT_SECONDS,
   ESM_REQUIRE_BANNER,
   INTERROGATION_MAX_RECEIVE_COUNT,
   INTERROGATION_VISIBILITY_SECONDS,
   McpttSystemStack,
+  MESSAGE_RELAY_MAX_EVENT_AGE_SECONDS,
+  MESSAGE_RELAY_RETRY_ATTEMPTS,
   REPO_ROOT,
   TIMEOUT_SECONDS,
   TOKEN_FUNCTIONS,
@@ -224,13 +226,17 @@ describe('Stack: McpttSystemStack', () => {
           : {}),
         ...(name === 'call-setup-tasks' ? { ...edge, [ENV.apiUrl]: expect.anything() } : {}),
         ...(name === 'partner-api' ? edge : {}),
+        ...(name === 'message-relay' ? edge : {}),
+        ...(name === 'regroups' ? { [ENV.messageRelayFunction]: { Ref: functionId['message-relay'] } } : {}),
       };
     };
 
     it.each(FUNCTIONS.map((f) => f.name))('%s: environment', (name) => {
+      const spec = FUNCTIONS.find((f) => f.name === name);
       expect(res(functionId[name]).Properties.Environment).toEqual({
         Variables: {
-          [ENV.tableName]: { Ref: tableId },
+          // A function without table access is not told its name.
+          ...(spec?.table === 'none' ? {} : { [ENV.tableName]: { Ref: tableId } }),
           [ENV.systemDomain]: SYSTEM,
           [ENV.partnerTimeoutMs]: '3000',
           NODE_OPTIONS: '--enable-source-maps',
@@ -292,8 +298,10 @@ describe('Stack: McpttSystemStack', () => {
         .filter((r) => r.Type === 'AWS::IAM::Policy')
         .flatMap((r) => statementsOf(r));
       const dynamo = actionsOf(all, 'dynamodb:');
+      const withTable = FUNCTIONS.filter((f) => FUNCTION_ACCESS[f.name].table.length > 0).length;
       const withIndexes = FUNCTIONS.filter((f) => FUNCTION_ACCESS[f.name].indexes.length > 0).length;
-      expect(dynamo.length).toBe(FUNCTIONS.length + withIndexes);
+      expect(withTable).toBe(FUNCTIONS.filter((f) => f.table !== 'none').length);
+      expect(dynamo.length).toBe(withTable + withIndexes);
       const indexNames = Object.values(INDEXES).map((i) => i.name);
       for (const s of dynamo) {
         for (const resource of asArray(s.Resource)) {
@@ -326,7 +334,12 @@ describe('Stack: McpttSystemStack', () => {
           logicalId(stack.edge.taskDefinition.taskRole as never),
         ].sort(),
       );
-      expect([...EDGE_CONTROL_CLIENTS].sort()).toEqual(['call-routing', 'call-setup-tasks', 'partner-api']);
+      expect([...EDGE_CONTROL_CLIENTS].sort()).toEqual([
+        'call-routing',
+        'call-setup-tasks',
+        'message-relay',
+        'partner-api',
+      ]);
     });
 
     it('lets exactly the functions that sign or verify tokens read the signing key', () => {
@@ -344,6 +357,47 @@ describe('Stack: McpttSystemStack', () => {
           ),
         ).toBe(true);
       }
+    });
+  });
+
+  describe('Resource: message relay', () => {
+    it('lets regroups invoke the message relay, that function only (unqualified ARN, no wildcard)', () => {
+      expect(MESSAGE_RELAY_CLIENTS).toEqual(['regroups']);
+      const invoke = actionsOf(statementsOfRole(roleId.regroups), 'lambda:');
+      expect(invoke).toEqual([
+        {
+          Effect: 'Allow',
+          Action: 'lambda:InvokeFunction',
+          Resource: { 'Fn::GetAtt': [functionId['message-relay'], 'Arn'] },
+        },
+      ]);
+      for (const f of FUNCTIONS.filter((f) => f.name !== 'regroups')) {
+        expect(actionsOf(statementsOfRole(roleId[f.name]), 'lambda:'), f.name).toEqual([]);
+      }
+    });
+
+    it('retries a failed relay invocation twice at most, within 10 minutes of the regroup', () => {
+      template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 1);
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: functionId['message-relay'] },
+        Qualifier: '$LATEST',
+        MaximumRetryAttempts: MESSAGE_RELAY_RETRY_ATTEMPTS,
+        MaximumEventAgeInSeconds: MESSAGE_RELAY_MAX_EVENT_AGE_SECONDS,
+      });
+      expect([MESSAGE_RELAY_RETRY_ATTEMPTS, MESSAGE_RELAY_MAX_EVENT_AGE_SECONDS]).toEqual([2, 600]);
+    });
+
+    it('has no trigger of its own: no route, no event source, no resource-based permission', () => {
+      const relay = functionId['message-relay'];
+      const mentions = Object.values(resources).filter(
+        (r) =>
+          [
+            'AWS::Lambda::Permission',
+            'AWS::Lambda::EventSourceMapping',
+            'AWS::ApiGatewayV2::Integration',
+          ].includes(r.Type) && JSON.stringify(r.Properties).includes(`"${relay}"`),
+      );
+      expect(mentions).toEqual([]);
     });
   });
 

@@ -17,6 +17,7 @@ import { join, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCallSetupResultXml } from '#core/call-setup-result.ts';
+import { REGROUP_NOTIFICATION_TYPE } from '#core/regroup-notification.ts';
 import type { FunctionOutput } from '#local/bundles.ts';
 import { type LocalSystems, startLocalSystems } from '#local/systems.ts';
 import type { FunctionName } from '../../lib/routes.ts';
@@ -104,6 +105,11 @@ describe('Feature: the seed flow on the deployed bundles', () => {
       body: { constituents: ['fire-1', 'ambulance-1@partner.example'], name: 'seed' },
     });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
+    // The primary's regroup notice comes from the regroups bundle: in AWS it would invoke the message
+    // relay (MESSAGE_RELAY_FUNCTION); locally it is given the edge instead and calls it directly.
+    const notice = await dispatcher.takeRequest('MESSAGE', undefined, 5_000);
+    expect(notice.headers.get('Content-Type')).toBe(REGROUP_NOTIFICATION_TYPE);
+    expect(notice.body.toString('utf8')).toContain('action="regrouped"');
     await dispatcher.drain(100);
     await carol.drain(100);
   }, 200_000);

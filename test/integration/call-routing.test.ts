@@ -80,4 +80,38 @@ describe('Function: call-routing (POST /edge/calls)', () => {
         .status,
     ).toBe(403);
   });
+
+  it('edgeUrl (the edge task holding the INVITE): an http(s) URL of a host and port, else 400', async () => {
+    const withEdgeUrl = (edgeUrl: unknown) =>
+      call(primary, 'POST', '/edge/calls', {
+        headers: edge,
+        body: {
+          caller: 'sip:alice@primary.example',
+          target: 'sip:nobody@primary.example',
+          callId: 'c2',
+          edgeUrl,
+        },
+      });
+    for (const ok of [
+      'http://10.0.1.7:8061',
+      'http://127.0.0.1:8061/',
+      'https://edge-1.mcptt.internal:8061',
+    ]) {
+      expect((await withEdgeUrl(ok)).body, ok).toMatchObject({ action: 'reject', status: 404 });
+    }
+    for (const bad of [
+      'ftp://10.0.1.7:8061',
+      'http://user:secret@10.0.1.7:8061',
+      'http://10.0.1.7:8061/v1',
+      'http://10.0.1.7:8061?x=1',
+      'http://bad_host!:8061',
+      `http://${'a'.repeat(300)}.example`,
+      'not a url',
+      42,
+    ]) {
+      const res = await withEdgeUrl(bad);
+      expect(res.status, String(bad)).toBe(400);
+      expect(JSON.stringify(res.body), String(bad)).toContain('edgeUrl');
+    }
+  });
 });

@@ -131,6 +131,37 @@ describe('Class: CallStore', () => {
     expect(await store.markReleased('no-such-call')).toBe(false);
   });
 
+  it('records a batch of answers with one counter update for the whole batch', async () => {
+    await newCall('batch', 10, [2]);
+    const doc = (store as unknown as { doc: { send: (c: { input: { Key?: { sk?: string } } }) => unknown } })
+      .doc;
+    const sent: string[] = [];
+    const original = doc.send.bind(doc);
+    doc.send = (c) => {
+      sent.push(String(c.input.Key?.sk));
+      return original(c);
+    };
+    try {
+      const answers = Array.from({ length: 10 }, (_, i) => ({
+        legId: `m${i}`,
+        state: i === 9 ? ('declined' as const) : ('accepted' as const),
+        status: i === 9 ? 486 : 200,
+      }));
+      const out = await store.recordResponses('batch', [...answers, answers[0] as (typeof answers)[0]]);
+      expect(out.counted).toHaveLength(10);
+      expect(out.counted.find((c) => c.legId === 'm2')?.required).toBe(true);
+      expect(out.counters).toMatchObject({ total: 10, accepted: 9, lost: 1, requiredAccepted: 1 });
+      expect(sent.filter((k) => k === 'META')).toHaveLength(1);
+      expect(sent.filter((k) => k.startsWith('LEG#'))).toHaveLength(11);
+      // The same batch again: nothing counted, no counter update.
+      sent.length = 0;
+      expect((await store.recordResponses('batch', answers)).counted).toEqual([]);
+      expect(sent.filter((k) => k === 'META')).toHaveLength(0);
+    } finally {
+      doc.send = original;
+    }
+  });
+
   it('ignores a response for an unknown leg', async () => {
     await newCall('unknown', 1);
     expect(await store.recordResponse('unknown', 'nobody', { state: 'accepted' })).toBeUndefined();

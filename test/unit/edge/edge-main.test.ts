@@ -17,7 +17,13 @@ import {
   createSigV4Signer,
   regionOfApiUrl,
 } from '../../../edge/functions-client.ts';
-import { edgeConfigFromEnv, emfWriter, type RunningEdge, startEdge } from '../../../edge/main.ts';
+import {
+  edgeConfigFromEnv,
+  emfWriter,
+  type RunningEdge,
+  startEdge,
+  taskControlUrl,
+} from '../../../edge/main.ts';
 
 const BASE = {
   SYSTEM_DOMAIN: 'Primary.Example',
@@ -69,8 +75,127 @@ describe('edgeConfigFromEnv', () => {
     [{ ...BASE, API_AUTH: 'iam' }, /needs AWS_REGION/],
     [{ ...BASE, API_AUTH: 'basic' }, /API_AUTH must be iam or bearer/],
     [{ ...BASE, SIP_PORT: '70000' }, /SIP_PORT must be a port number/],
+    [{ ...BASE, EDGE_CONTROL_URL: 'ftp://10.0.1.7:8061' }, /EDGE_CONTROL_URL must be an http\(s\) URL/],
+    [{ ...BASE, EDGE_CONTROL_URL: 'http://10.0.1.7:8061/v1' }, /EDGE_CONTROL_URL must be an http\(s\) URL/],
   ])('rejects a wrong environment (%#)', (env, message) => {
     expect(() => edgeConfigFromEnv(env)).toThrow(message);
+  });
+});
+
+describe("the edge's own control URL", () => {
+  /** ECS task metadata v4 (`/task`) of a task with the edge and the CloudWatch agent containers. */
+  const TASK = {
+    Cluster: 'arn:aws:ecs:eu-west-1:123456789012:cluster/c',
+    Containers: [
+      {
+        DockerId: 'agent-1',
+        Name: 'cwagent',
+        Networks: [{ NetworkMode: 'awsvpc', IPv4Addresses: ['10.0.1.99'] }],
+      },
+      {
+        DockerId: 'edge-1',
+        Name: 'edge',
+        Networks: [{ NetworkMode: 'awsvpc', IPv4Addresses: ['10.0.1.7'] }],
+      },
+    ],
+  };
+  const metadata = (body: unknown, status = 200) => {
+    const requested: string[] = [];
+    const fetch = (async (url: string | URL | Request) => {
+      requested.push(String(url));
+      return new Response(JSON.stringify(body), { status });
+    }) as typeof globalThis.fetch;
+    return { fetch, requested };
+  };
+
+  it('reads the metadata endpoint and the fallback URL from the environment', () => {
+    expect(
+      edgeConfigFromEnv({
+        ...BASE,
+        ECS_CONTAINER_METADATA_URI_V4: 'http://169.254.170.2/v4/edge-1',
+        EDGE_CONTROL_URL: 'http://edge-control.mcptt.internal:8061/',
+      }),
+    ).toMatchObject({
+      metadataUri: 'http://169.254.170.2/v4/edge-1',
+      controlUrl: 'http://edge-control.mcptt.internal:8061',
+    });
+  });
+
+  it("is the task's private address (this container's first network) and the control port", async () => {
+    const m = metadata(TASK);
+    expect(
+      await taskControlUrl({ metadataUri: 'http://169.254.170.2/v4/edge-1', port: 8061, fetch: m.fetch }),
+    ).toBe('http://10.0.1.7:8061');
+    expect(m.requested).toEqual(['http://169.254.170.2/v4/edge-1/task']);
+    // Another container id: any container's address (awsvpc: one address per task).
+    expect(
+      await taskControlUrl({
+        metadataUri: 'http://169.254.170.2/v4/x',
+        port: 1,
+        fetch: metadata(TASK).fetch,
+      }),
+    ).toBe('http://10.0.1.99:1');
+  });
+
+  it('is undefined when the metadata cannot be read or names no IPv4 address', async () => {
+    const at = (fetch: typeof globalThis.fetch) =>
+      taskControlUrl({ metadataUri: 'http://169.254.170.2/v4/edge-1', port: 8061, fetch, attempts: 2 });
+    expect(await at(metadata(TASK, 500).fetch)).toBeUndefined();
+    expect(await at(metadata({ Containers: [{ DockerId: 'edge-1', Networks: [] }] }).fetch)).toBeUndefined();
+    expect(
+      await at(metadata({ Containers: [{ Networks: [{ IPv4Addresses: ['not-an-ip'] }] }] }).fetch),
+    ).toBeUndefined();
+    const refused = metadata(TASK);
+    const failing = (async (url: string | URL | Request) => {
+      refused.requested.push(String(url));
+      throw new TypeError('fetch failed');
+    }) as typeof fetch;
+    expect(await at(failing)).toBeUndefined();
+    expect(refused.requested).toHaveLength(2);
+  });
+
+  const running: RunningEdge[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((r) => r.stop()));
+  });
+  const startWith = async (env: Record<string, string>, metadataFetch?: typeof fetch) => {
+    const r = await startEdge(
+      edgeConfigFromEnv({
+        ...BASE,
+        HOST: '127.0.0.1',
+        SIP_PORT: '0',
+        CONTROL_PORT: '0',
+        HEALTH_PORT: '0',
+        ...env,
+      }),
+      { log: () => undefined, ...(metadataFetch ? { metadataFetch } : {}) },
+    );
+    running.push(r);
+    return r;
+  };
+
+  it("startEdge names the task's address with the control API's port", async () => {
+    const edge = await startWith(
+      {
+        ECS_CONTAINER_METADATA_URI_V4: 'http://169.254.170.2/v4/edge-1',
+        EDGE_CONTROL_URL: 'http://edge-control.mcptt.internal:8061',
+      },
+      metadata(TASK).fetch,
+    );
+    expect(edge.edge.controlUrl).toBe(`http://10.0.1.7:${edge.control.port}`);
+  });
+
+  it('falls back to EDGE_CONTROL_URL without metadata, and names none without either', async () => {
+    const withFallback = await startWith(
+      {
+        ECS_CONTAINER_METADATA_URI_V4: 'http://169.254.170.2/v4/edge-1',
+        EDGE_CONTROL_URL: 'http://edge-control.mcptt.internal:8061',
+      },
+      metadata({}, 404).fetch,
+    );
+    expect(withFallback.edge.controlUrl).toBe('http://edge-control.mcptt.internal:8061');
+    const plain = await startWith({});
+    expect(plain.edge.controlUrl).toBeUndefined();
   });
 });
 
@@ -125,6 +250,17 @@ describe('SigV4', () => {
       caller: 'sip:alice@primary.example',
       target: 'sip:fire-1@primary.example',
       callId: 'call-1',
+    });
+    await client.routeCall(
+      'sip:alice@primary.example',
+      'sip:tg@primary.example',
+      'call-2',
+      undefined,
+      'http://10.0.1.7:8061',
+    );
+    expect(JSON.parse(seen[1]?.body ?? '{}')).toMatchObject({
+      callId: 'call-2',
+      edgeUrl: 'http://10.0.1.7:8061',
     });
   });
 
@@ -291,7 +427,16 @@ describe('the container bundle (npm run build:edge)', () => {
       });
       const built = await new Promise<number>((r) => build.on('exit', (code) => r(code ?? 1)));
       expect(built).toBe(0);
-      const api = createServer((_req, res) => res.end('{}'));
+      // Also the task metadata endpoint: the edge names the task's address as its control URL.
+      const api = createServer((req, res) =>
+        res.end(
+          req.url === '/v4/edge-1/task'
+            ? JSON.stringify({
+                Containers: [{ DockerId: 'edge-1', Networks: [{ IPv4Addresses: ['10.0.1.7'] }] }],
+              })
+            : '{}',
+        ),
+      );
       await new Promise<void>((r) => api.listen(0, '127.0.0.1', () => r()));
       const child = spawn(process.execPath, [outfile], {
         env: {
@@ -304,6 +449,7 @@ describe('the container bundle (npm run build:edge)', () => {
           CONTROL_PORT: '0',
           HEALTH_PORT: '0',
           DRAIN_TIMEOUT_MS: '0',
+          ECS_CONTAINER_METADATA_URI_V4: `http://127.0.0.1:${(api.address() as AddressInfo).port}/v4/edge-1`,
         },
         stdio: 'pipe',
       });
@@ -324,6 +470,7 @@ describe('the container bundle (npm run build:edge)', () => {
       const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
       expect(code).toBe(0);
       expect(out).toMatch(/SIP edge ready: udp\+tcp 127\.0\.0\.1:\d+/);
+      expect(out).toMatch(/control :(\d+) \(named as http:\/\/10\.0\.1\.7:\1\)/);
       expect(out).toContain('SIGTERM: draining');
       api.close();
     } finally {

@@ -35,7 +35,7 @@ const leg = (
   reason: state === 'declined' ? 'Decline' : '',
 });
 
-const fakes = (opts: { call?: boolean; legs?: LegRecord[]; heldFails?: boolean } = {}) => {
+const fakes = (opts: { call?: boolean; legs?: LegRecord[]; heldFails?: boolean; edgeUrl?: string } = {}) => {
   const call: CallRecord | undefined =
     opts.call === false
       ? undefined
@@ -46,9 +46,12 @@ const fakes = (opts: { call?: boolean; legs?: LegRecord[]; heldFails?: boolean }
           caller: 'sip:alice@primary.example',
           createdAt: 1_000,
           status: 'setting-up',
+          ...(opts.edgeUrl ? { edgeUrl: opts.edgeUrl } : {}),
           counters: { total: 0, required: 0, accepted: 0, requiredAccepted: 0, lost: 0, requiredLost: 0 },
         };
   const held: { callId: string; final: HeldFinal }[] = [];
+  /** Each edge operation with the edge it went to (`default`: no URL given). */
+  const edgeOps: string[] = [];
   const cancelled: string[] = [];
   const byes: string[] = [];
   const statuses: string[] = [];
@@ -66,20 +69,26 @@ const fakes = (opts: { call?: boolean; legs?: LegRecord[]; heldFails?: boolean }
         return claims === 1;
       },
     },
-    edge: {
-      held: async (callId: string, final: HeldFinal) => {
-        if (opts.heldFails) throw new Error('no such held INVITE');
-        held.push({ callId, final });
-      },
-      cancelLeg: async (_: string, legId: string) => {
-        cancelled.push(legId);
-      },
-      byeLeg: async (_: string, legId: string) => {
-        byes.push(legId);
-      },
+    edgeFor: (url?: string) => {
+      const at = url ?? 'default';
+      return {
+        held: async (callId: string, final: HeldFinal) => {
+          edgeOps.push(`held@${at}`);
+          if (opts.heldFails) throw new Error('no such held INVITE');
+          held.push({ callId, final });
+        },
+        cancelLeg: async (_: string, legId: string) => {
+          edgeOps.push(`cancel ${legId}@${at}`);
+          cancelled.push(legId);
+        },
+        byeLeg: async (_: string, legId: string) => {
+          edgeOps.push(`bye ${legId}@${at}`);
+          byes.push(legId);
+        },
+      };
     },
   };
-  return { deps, held, cancelled, byes, statuses, claims: () => claims };
+  return { deps, held, cancelled, byes, statuses, edgeOps, claims: () => claims };
 };
 
 const proceedState = (p: Partial<CallPolicy> = {}, extra: Partial<CompleteCallSetupState> = {}) => ({
@@ -229,6 +238,32 @@ describe('completeCallSetup', () => {
     expect(f.byes).toEqual(['m0']);
     expect(f.cancelled).toEqual(['m1']);
     expect(f.statuses).toEqual(['cancelled']);
+  });
+
+  it("answers the held INVITE and ends the legs at the call's edge task: the state's edgeUrl", async () => {
+    const f = fakes({ legs: [leg(0, 'accepted'), leg(1, 'pending')], heldFails: true });
+    await completeCallSetup(proceedState({}, { edgeUrl: 'http://10.0.1.7:8061' }), f.deps);
+    expect(f.edgeOps).toEqual([
+      'held@http://10.0.1.7:8061',
+      'bye m0@http://10.0.1.7:8061',
+      'cancel m1@http://10.0.1.7:8061',
+    ]);
+  });
+
+  it("… or the call record's edgeUrl when the state has none (a failure before ResolveTemporaryGroup's result)", async () => {
+    const f = fakes({ legs: [leg(0, 'accepted')], edgeUrl: 'http://10.0.2.9:8061' });
+    const out = await completeCallSetup(
+      { ...proceedState(), failure: { Error: 'States.Timeout', Cause: 'x' } },
+      f.deps,
+    );
+    expect(out.status).toBe(503);
+    expect(f.edgeOps).toEqual(['held@http://10.0.2.9:8061', 'bye m0@http://10.0.2.9:8061']);
+  });
+
+  it('… or the default edge for a call that names none', async () => {
+    const f = fakes({ legs: [leg(0, 'accepted')] });
+    await completeCallSetup(proceedState(), f.deps);
+    expect(f.edgeOps).toEqual(['held@default']);
   });
 
   it('uses the call record policy when the state has none', async () => {

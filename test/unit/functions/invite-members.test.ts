@@ -54,6 +54,8 @@ const state: InviteState = {
   ],
 };
 
+const ZERO_COUNTERS = { total: 0, required: 0, accepted: 0, requiredAccepted: 0, lost: 0, requiredLost: 0 };
+
 describe('Function: inviteMembers', () => {
   it('stores legs and token before one batch: registered locals, signed partner legs, unregistered members failed', async () => {
     const events: string[] = [];
@@ -79,9 +81,9 @@ describe('Function: inviteMembers', () => {
         setTaskToken: async (_c, t) => {
           events.push(`token:${t}`);
         },
-        recordResponse: async (_c, legId, a) => {
-          recorded.push({ legId, ...a });
-          return undefined;
+        recordResponses: async (_c, answers) => {
+          for (const a of answers) recorded.push({ ...a });
+          return { counted: [], counters: ZERO_COUNTERS, call: {} };
         },
         claimDecision: async () => {
           throw new Error('no decision expected');
@@ -147,9 +149,10 @@ describe('Function: inviteMembers', () => {
         calls: {
           addLegs: async (_c, legs) => legs.length,
           setTaskToken: async () => undefined,
-          recordResponse: async () => {
-            lost++;
+          recordResponses: async (_c, answers) => {
+            lost += answers.length;
             return {
+              counted: answers.map((a, i) => ({ legId: a.legId, required: i === 0 })),
               counters: { total: 2, required: 1, accepted: 0, requiredAccepted: 0, lost, requiredLost: 1 },
               call: { policy: DEFAULT_CALL_POLICY, taskToken: 'token-2' },
             };
@@ -172,5 +175,33 @@ describe('Function: inviteMembers', () => {
     expect(originated).toBe(false);
     expect(succeeded).toHaveLength(1);
     expect(succeeded[0]).toMatchObject({ token: 'token-2', output: { decision: { decision: 'abandon' } } });
+  });
+
+  it("sends the batch to the call's edge task (the state's edgeUrl), or to the default edge without one", async () => {
+    const sentTo: (string | undefined)[] = [];
+    const deps = {
+      system: 'primary.example',
+      store: {
+        listRegistrations: async (id: string) => [
+          { mcpttId: id, contact: 'sip:member@127.0.0.1:6001', expiresAt: Date.now() + 60_000 },
+        ],
+        getAgreement: async () => agreement,
+      },
+      calls: {
+        addLegs: async (_c: string, legs: unknown[]) => legs.length,
+        setTaskToken: async () => undefined,
+        recordResponses: async () => ({ counted: [], counters: ZERO_COUNTERS, call: {} }),
+        claimDecision: async () => false,
+      },
+      workflow: { taskSucceeded: async () => undefined },
+      originate: async (_req: OriginateRequest, edgeUrl: string | undefined) => {
+        sentTo.push(edgeUrl);
+      },
+      reportUrl: 'http://127.0.0.1:8060/edge/leg-results',
+      now: () => Date.now(),
+    };
+    await inviteMembers('token-3', { ...state, edgeUrl: 'http://10.0.1.7:8061' }, deps);
+    await inviteMembers('token-4', state, deps);
+    expect(sentTo).toEqual(['http://10.0.1.7:8061', undefined]);
   });
 });

@@ -93,10 +93,11 @@ describe('Metrics: calls started and refused (call-routing)', () => {
         },
         setStatus: async () => undefined,
         listLegs: async () => [],
+        getCall: async () => undefined,
       },
       workflow: { stopExecution: async () => undefined },
       stateMachineArn: 'arn:aws:states:local:0:stateMachine:m',
-      edge: undefined,
+      edgeFor: () => undefined,
       metrics,
     };
     expect(await cancelGroupCall('c-1', deps)).toEqual({ cancelled: true });
@@ -135,13 +136,13 @@ describe('Metrics: call setup outcome and latency (CompleteCallSetup)', () => {
         setStatus: async () => undefined,
         claimDecision: async () => true,
       },
-      edge: {
+      edgeFor: () => ({
         held: async () => {
           if (opts.heldFails) throw new Error('gone');
         },
         cancelLeg: async () => undefined,
         byeLeg: async () => undefined,
-      },
+      }),
       metrics,
     };
     return { deps, metrics };
@@ -257,15 +258,18 @@ describe('Metrics: partner interrogation (partner-interrogator)', () => {
   });
 });
 
+const ZERO = { total: 0, required: 0, accepted: 0, requiredAccepted: 0, lost: 0, requiredLost: 0 };
+
 describe('Metrics: member responses by class (member-response, InviteMembers)', () => {
   const setUp = (opts: { duplicate?: boolean; decided?: boolean } = {}) => {
     const metrics = fakeMetrics();
     const deps = {
       calls: {
-        recordResponse: async () =>
+        recordResponses: async (_c: string, answers: readonly { legId: string }[]) =>
           opts.duplicate
-            ? undefined
+            ? { counted: [], counters: ZERO, call: {} }
             : {
+                counted: answers.map((a) => ({ legId: a.legId, required: false })),
                 counters: {
                   total: 2,
                   required: 0,

@@ -19,6 +19,7 @@ const tg: TemporaryGroup = {
 const setUp = (opts: { groups?: string[]; affiliated?: string[]; temporaryGroup?: TemporaryGroup } = {}) => {
   const claimed = new Map<string, string>();
   const executions: { name: string; input: unknown }[] = [];
+  const created: unknown[] = [];
   const now = Date.now();
   const affiliations: Affiliation[] = (opts.affiliated ?? []).map((g) => ({
     mcpttId: 'sip:alice@primary.example',
@@ -39,7 +40,9 @@ const setUp = (opts: { groups?: string[]; affiliated?: string[]; temporaryGroup?
         claimed.set(sip, callId);
         return { callId, created: true };
       },
-      createCall: async () => undefined,
+      createCall: async (c: unknown) => {
+        created.push(c);
+      },
     },
     startExecution: async (name: string, input: unknown) => {
       executions.push({ name, input });
@@ -47,7 +50,7 @@ const setUp = (opts: { groups?: string[]; affiliated?: string[]; temporaryGroup?
     now: () => now,
     holdTimeoutMs: 30_000,
   };
-  return { deps, executions };
+  return { deps, executions, created };
 };
 
 const call = { caller: 'sip:alice@primary.example', tgi: 'sip:tg@primary.example', sipCallId: 'abc@client' };
@@ -88,5 +91,23 @@ describe('Function: startGroupCall', () => {
     const again = await startGroupCall(call, deps);
     expect(again).toMatchObject({ action: 'reject', status: 491, warningCode: 123 });
     expect(executions).toHaveLength(1);
+  });
+  it('stores the edge task that holds the INVITE with the call and hands it to the workflow', async () => {
+    const { deps, executions, created } = setUp({
+      groups: ['sip:fire-1@primary.example'],
+      affiliated: ['sip:fire-1@primary.example'],
+    });
+    await startGroupCall({ ...call, edgeUrl: 'http://10.0.1.7:8061' }, deps);
+    expect(created[0]).toMatchObject({ edgeUrl: 'http://10.0.1.7:8061' });
+    expect(executions[0]?.input).toMatchObject({ edgeUrl: 'http://10.0.1.7:8061' });
+  });
+  it('names no edge for a call from an edge that did not name itself (the default edge serves it)', async () => {
+    const { deps, executions, created } = setUp({
+      groups: ['sip:fire-1@primary.example'],
+      affiliated: ['sip:fire-1@primary.example'],
+    });
+    await startGroupCall(call, deps);
+    expect(created[0]).not.toHaveProperty('edgeUrl');
+    expect(executions[0]?.input).not.toHaveProperty('edgeUrl');
   });
 });

@@ -162,6 +162,60 @@ describe('Local runtime: the deployed bundles', () => {
     expect(() => bundleEnv(unknown, local)).toThrow(/QUEUE_URL .* has no local value/);
   });
 
+  it('regroups gets the edge itself instead of the message relay; the relay bundle gets its environment too', () => {
+    const local = {
+      SYSTEM_DOMAIN: 'primary.example',
+      TABLE_NAME: 'mcptt',
+      TOKEN_SECRET: 's'.repeat(32),
+      EDGE_CONTROL_TOKEN: 'e'.repeat(32),
+      EDGE_CONTROL_URL: 'http://127.0.0.1:9001',
+      PARTNER_TIMEOUT_MS: '3000',
+      DYNAMODB_ENDPOINT: 'http://127.0.0.1:9002',
+    };
+    const regroups: BundleFunction = {
+      name: 'regroups',
+      logicalId: 'RegroupsFunctionAB12CD34',
+      entry: '/x/index.mjs',
+      exportName: 'handler',
+      environment: { ...ENV_OF_STACK, MESSAGE_RELAY_FUNCTION: { Ref: 'MessageRelayFunctionAB12CD34' } },
+    };
+    const env = bundleEnv(regroups, local);
+    expect(env).toEqual({
+      SYSTEM_DOMAIN: 'primary.example',
+      TABLE_NAME: 'mcptt',
+      PARTNER_TIMEOUT_MS: '3000',
+      TOKEN_SECRET: 's'.repeat(32),
+      EDGE_CONTROL_URL: 'http://127.0.0.1:9001',
+      EDGE_CONTROL_TOKEN: 'e'.repeat(32),
+      DYNAMODB_ENDPOINT: 'http://127.0.0.1:9002',
+    });
+    expect(env).not.toHaveProperty('MESSAGE_RELAY_FUNCTION');
+    // Without the edge's URL (the edge not started yet) it cannot start.
+    const { EDGE_CONTROL_URL: _, ...noEdge } = local;
+    expect(() => bundleEnv(regroups, noEdge)).toThrow(/regroups: no local value for EDGE_CONTROL_URL/);
+    // The relay's own bundle (never invoked locally) would still start: no table, the edge's URL and token.
+    const relay: BundleFunction = {
+      name: 'message-relay',
+      logicalId: 'MessageRelayFunctionAB12CD34',
+      entry: '/x/index.mjs',
+      exportName: 'handler',
+      environment: {
+        SYSTEM_DOMAIN: 'primary.example',
+        PARTNER_TIMEOUT_MS: '3000',
+        NODE_OPTIONS: '--enable-source-maps',
+        EDGE_CONTROL_URL: 'http://edge-control.mcptt.internal:8061',
+        EDGE_CONTROL_TOKEN_ARN: { Ref: 'EdgeControlToken' },
+      },
+    };
+    expect(bundleEnv(relay, local)).toEqual({
+      SYSTEM_DOMAIN: 'primary.example',
+      PARTNER_TIMEOUT_MS: '3000',
+      EDGE_CONTROL_URL: 'http://127.0.0.1:9001',
+      EDGE_CONTROL_TOKEN: 'e'.repeat(32),
+      DYNAMODB_ENDPOINT: 'http://127.0.0.1:9002',
+    });
+  });
+
   describe('worker threads', () => {
     const outputs: FunctionOutput[] = [];
     let primary: BundleRuntime;
