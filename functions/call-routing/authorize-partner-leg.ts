@@ -51,25 +51,28 @@ export const authorizePartnerLeg = async (
   } catch (e) {
     return refuse(e instanceof DomainError ? e.message : 'bad signature');
   }
-  if (
-    !(await deps.store.recordNonce(
+  if (domainOf(tgi) !== agreement.partner)
+    return refuse(`${tgi} is not a temporary group of ${agreement.partner}`);
+  // The nonce (replay protection) and the member's groups and registrations, read together: one round
+  // trip instead of four one after the other (the leg is refused below if any check fails).
+  const [fresh, groups, bindings] = await Promise.all([
+    deps.store.recordNonce(
       agreement.partner,
       verified.nonce,
       verified.timestamp + SIGNATURE_MAX_SKEW_MS + 1,
       now,
-    ))
-  ) {
-    return refuse('replayed partner leg');
+    ),
+    deps.store.groupsOfUser(leg.target),
+    deps.store.listRegistrations(leg.target, now),
+  ]);
+  if (!fresh) return refuse('replayed partner leg');
+  if (groups.length === 0 && !(await deps.store.getUser(leg.target))) {
+    return { action: 'reject', status: 404, reason: 'Not Found' };
   }
-  if (domainOf(tgi) !== agreement.partner)
-    return refuse(`${tgi} is not a temporary group of ${agreement.partner}`);
-  if (!(await deps.store.getUser(leg.target))) return { action: 'reject', status: 404, reason: 'Not Found' };
-  const groups = await deps.store.groupsOfUser(leg.target);
   const markers = await Promise.all(groups.map((g) => deps.store.getMarker(g, now)));
   if (!markers.some((m) => m?.status === 'active' && m.tgi === tgi)) {
     return refuse('user is not part of the MCPTT group', 116);
   }
-  const bindings = await deps.store.listRegistrations(leg.target, now);
   if (bindings.length === 0) return { action: 'reject', status: 480, reason: 'Temporarily Unavailable' };
   const latest = [...bindings].sort((a, b) => b.expiresAt - a.expiresAt);
   return { action: 'relay', targets: latest.map((b) => ({ contact: b.contact })) };
