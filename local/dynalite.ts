@@ -6,6 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
@@ -22,6 +23,11 @@ export interface StartDynaliteOptions {
   path?: string;
   /** Port on 127.0.0.1; default 0 (ephemeral). */
   port?: number;
+  /**
+   * Run dynalite in a worker thread (local/dynalite-worker.mjs) rather than on the caller's event loop:
+   * the local systems use this so DynamoDB work runs on another core.
+   */
+  thread?: boolean;
 }
 
 /** A running dynalite. */
@@ -77,6 +83,7 @@ export async function startDynalite(opts: StartDynaliteOptions = {}): Promise<Lo
     await mkdir(path, { recursive: true });
     await checkLevelDbOpens(path);
   }
+  if (opts.thread) return startDynaliteThread(path, opts.port);
   const server = dynalite({
     ...(path !== undefined ? { path } : {}),
     createTableMs: 0,
@@ -120,6 +127,35 @@ export async function startDynalite(opts: StartDynaliteOptions = {}): Promise<Lo
     },
   };
 }
+
+const startDynaliteThread = async (
+  path: string | undefined,
+  port: number | undefined,
+): Promise<LocalDynalite> => {
+  const worker = new Worker(new URL('./dynalite-worker.mjs', import.meta.url), {
+    workerData: { path, port: port ?? 0 },
+  });
+  const started = await new Promise<{ port?: number; error?: string }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`dynalite worker exited (${code}) before listening`)));
+  });
+  if (started.port === undefined) {
+    await worker.terminate();
+    throw new Error(`dynalite: ${started.error ?? 'did not start'}`);
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    endpoint: `http://127.0.0.1:${started.port}`,
+    close: () => {
+      closing ??= new Promise<void>((resolve) => {
+        worker.once('exit', () => resolve());
+        worker.postMessage('close');
+      });
+      return closing;
+    },
+  };
+};
 
 /** CreateTable input of the system's table (table-design.ts): pk/sk, both GSIs (projection ALL), on demand. */
 export function tableDefinition(tableName: string): CreateTableCommandInput {

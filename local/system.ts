@@ -86,7 +86,8 @@ export const startSystem = async (
   const dataPath = opts.dataDir ? join(opts.dataDir, cfg.domain) : undefined;
   if (dataPath && opts.reset) rmSync(dataPath, { recursive: true, force: true });
   if (dataPath) mkdirSync(dataPath, { recursive: true });
-  const db = await startDynalite(dataPath ? { path: dataPath } : {});
+  // In a worker thread: the system's DynamoDB work runs beside its event loop, on another core.
+  const db = await startDynalite({ ...(dataPath ? { path: dataPath } : {}), thread: true });
   let bundles: BundleRuntime | undefined;
   try {
     const { client } = createDynamoClients(db.endpoint);

@@ -11,12 +11,15 @@ import { createDynamoClients, type LocalDynamoClients } from '#local/dynamo-clie
 
 const TABLE = 'mcptt-test';
 
-describe('dynalite in memory', () => {
+describe.each([
+  ['on the event loop', false],
+  ['in a worker thread', true],
+])('dynalite in memory, %s', (_, thread) => {
   let db: LocalDynalite;
   let clients: LocalDynamoClients;
 
   beforeAll(async () => {
-    db = await startDynalite({});
+    db = await startDynalite({ thread });
     clients = createDynamoClients(db.endpoint);
     await ensureTable(clients.client, TABLE);
   });
