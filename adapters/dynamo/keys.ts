@@ -12,6 +12,7 @@ export const keys = {
   temporaryGroup: (tgi: string) => ({ pk: `TGI#${tgi}`, sk: 'META' }),
   agreement: (partner: string) => ({ pk: `AGREEMENT#${partner}`, sk: 'META' }),
   nonce: (partner: string, nonce: string) => ({ pk: `NONCE#${partner}`, sk: nonce }),
+  callPass: (tgi: string, callId: string) => ({ pk: `CALLPASS#${tgi}`, sk: callId }),
 } as const;
 
 export const typeIndexKey = (type: string, id: string) => ({ gsi2pk: `TYPE#${type}`, gsi2sk: id });

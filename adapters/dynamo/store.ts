@@ -65,6 +65,15 @@ export interface StoredUser {
   credentials: UserCredentials;
 }
 
+/** The partner side's record of one interrogation: who may be invited to the call, and where. */
+export interface CallPass {
+  tgi: SipUri;
+  callId: string;
+  /** Member → registered contacts, latest registration first (empty: not registered). */
+  members: Record<SipUri, string[]>;
+  expiresAt: EpochMs;
+}
+
 export class Store {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -410,6 +419,27 @@ export class Store {
       { ...keys.nonce(partner, nonce), type: 'nonce', expiresAt, ttl: ttlOf(expiresAt) },
       { expression: 'attribute_not_exists(pk) OR expiresAt < :now', values: { ':now': now } },
     );
+  }
+
+  // ---- call passes (partner side of a group call) -----------------------------------------
+
+  /**
+   * Stores what the interrogation of call `callId` found: the members of our groups regrouped into
+   * `tgi` that the primary may invite, with their registered contacts (latest first), until
+   * `expiresAt`. Written once per interrogation (a repeated interrogation writes the same pass).
+   */
+  async putCallPass(pass: CallPass): Promise<void> {
+    await this.put({
+      ...keys.callPass(pass.tgi, pass.callId),
+      type: 'call-pass',
+      ...pass,
+      ttl: ttlOf(pass.expiresAt),
+    });
+  }
+
+  async getCallPass(tgi: SipUri, callId: string, now: EpochMs): Promise<CallPass | undefined> {
+    const item = await this.get(keys.callPass(tgi, callId));
+    return item && notExpired(item, now) ? strip<CallPass>(item) : undefined;
   }
 
   // ---- registrations ----------------------------------------------------------------------

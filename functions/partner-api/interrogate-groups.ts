@@ -50,5 +50,25 @@ export const interrogateGroups = async (
       ),
     });
   }
+  // The call pass: what this interrogation found, for the legs of this call that follow within
+  // moments (functions/call-routing/authorize-partner-leg.ts checks a leg against it, with no read of
+  // groups, markers or registrations per leg).
+  const memberIds = [...new Set(groups.flatMap((g) => g.members.map((m) => normalizeSipUri(m.mcpttId))))];
+  const contacts = await Promise.all(
+    memberIds.map(async (id) =>
+      [...(await deps.store.listRegistrations(id, now))]
+        .sort((a, b) => b.expiresAt - a.expiresAt)
+        .map((r) => r.contact),
+    ),
+  );
+  await deps.store.putCallPass({
+    tgi,
+    callId: req.callId,
+    members: Object.fromEntries(memberIds.map((id, i) => [id, contacts[i] ?? []])),
+    expiresAt: now + CALL_PASS_LIFETIME_MS,
+  });
   return { tgi, groups };
 };
+
+/** How long a call pass lets legs in: the primary invites right after interrogating. */
+export const CALL_PASS_LIFETIME_MS = 60_000;

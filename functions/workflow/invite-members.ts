@@ -15,7 +15,7 @@ import type { MetricsSink } from '#adapters/metrics.ts';
 import type { WorkflowClient } from '#adapters/workflow-client.ts';
 import { buildMcpttInfo } from '#core/mcptt-info.ts';
 import type { EpochMs, SipUri, SystemDomain } from '#core/model.ts';
-import { legSignatureParts, TGI_HEADER } from '#core/partner-leg.ts';
+import { CALL_HEADER, legSignatureParts, TGI_HEADER } from '#core/partner-leg.ts';
 import { signRequest } from '#core/request-signing.ts';
 import { mapLimit } from '../shared/map-limit.ts';
 import { recordLegOutcomes } from './member-response.ts';
@@ -142,7 +142,7 @@ export const inviteMembers = async (taskToken: string, state: InviteState, deps:
     } else if ('agreement' in route && route.agreement) {
       const { agreement } = route;
       const signature = signRequest({
-        ...legSignatureParts({ member: m.mcpttId, tgi: state.tgi }),
+        ...legSignatureParts({ member: m.mcpttId, tgi: state.tgi, callId: state.callId }),
         sender: deps.system,
         target: agreement.partner,
         keyId: agreement.keyId,
@@ -153,7 +153,7 @@ export const inviteMembers = async (taskToken: string, state: InviteState, deps:
         legId,
         target: m.mcpttId,
         nextHop: agreement.sipUri,
-        headers: [...Object.entries(signature), [TGI_HEADER, state.tgi]],
+        headers: [...Object.entries(signature), [TGI_HEADER, state.tgi], [CALL_HEADER, state.callId]],
       });
     }
   }

@@ -80,6 +80,8 @@ const METHOD_ACCESS: Readonly<Record<string, { actions: DynamoAction[]; index?: 
   listAgreements: { actions: [QUERY], index: 'byType' },
   deleteAgreement: { actions: [DELETE] },
   recordNonce: { actions: [PUT] },
+  putCallPass: { actions: [PUT] },
+  getCallPass: { actions: [GET] },
   putRegistration: { actions: [PUT] },
   deleteRegistration: { actions: [DELETE] },
   listRegistrations: { actions: [QUERY] },

@@ -18,18 +18,19 @@ const agreement: PartnerAgreement = {
   regroupableGroups: '*',
 };
 
-const signed = (member: string, tgi = TGI) =>
+const signed = (member: string, tgi = TGI, callId?: string) =>
   Object.fromEntries(
-    Object.entries(
-      signRequest({
-        ...legSignatureParts({ member, tgi }),
+    Object.entries({
+      ...signRequest({
+        ...legSignatureParts({ member, tgi, ...(callId ? { callId } : {}) }),
         sender: 'primary.example',
         target: 'partner.example',
         keyId: 'k1',
         key: agreement.key,
         now: NOW,
       }),
-    ).map(([k, v]) => [k.toLowerCase(), v]),
+      ...(callId ? { 'X-MCPTT-Call': callId } : {}),
+    }).map(([k, v]) => [k.toLowerCase(), v]),
   );
 
 const depsWith = (over: Partial<Record<string, unknown>> = {}) => {
@@ -125,6 +126,82 @@ describe('Function: authorizePartnerLeg', () => {
       action: 'reject',
       status: 403,
       warning: `${foreign} is not a temporary group of primary.example`,
+    });
+  });
+
+  describe('a leg naming its call, against the call pass of its interrogation', () => {
+    const pass = {
+      tgi: TGI,
+      callId: 'call-7',
+      members: { 'sip:carol@partner.example': ['sip:carol@127.0.0.1:7009'], 'sip:erin@partner.example': [] },
+      expiresAt: NOW + 60_000,
+    };
+    const noStoreChecks = {
+      getCallPass: async (tgi: string, callId: string) =>
+        tgi === TGI && callId === 'call-7' ? pass : undefined,
+      groupsOfUser: async () => {
+        throw new Error('no per-leg group read with a call pass');
+      },
+      listRegistrations: async () => {
+        throw new Error('no per-leg registration read with a call pass');
+      },
+    };
+
+    it('relays to the contacts the pass holds, with no read of groups or registrations', async () => {
+      const out = await authorizePartnerLeg(
+        {
+          target: 'sip:carol@partner.example',
+          tgi: TGI,
+          headers: signed('sip:carol@partner.example', TGI, 'call-7'),
+        },
+        depsWith(noStoreChecks),
+      );
+      expect(out).toEqual({ action: 'relay', targets: [{ contact: 'sip:carol@127.0.0.1:7009' }] });
+    });
+
+    it('refuses a member the interrogation did not find (116), answers 480 for one not registered', async () => {
+      expect(
+        await authorizePartnerLeg(
+          {
+            target: 'sip:dave@partner.example',
+            tgi: TGI,
+            headers: signed('sip:dave@partner.example', TGI, 'call-7'),
+          },
+          depsWith(noStoreChecks),
+        ),
+      ).toMatchObject({ action: 'reject', status: 403, warningCode: 116 });
+      expect(
+        await authorizePartnerLeg(
+          {
+            target: 'sip:erin@partner.example',
+            tgi: TGI,
+            headers: signed('sip:erin@partner.example', TGI, 'call-7'),
+          },
+          depsWith(noStoreChecks),
+        ),
+      ).toMatchObject({ action: 'reject', status: 480 });
+    });
+
+    it('refuses a leg whose call was changed after signing', async () => {
+      const headers = { ...signed('sip:carol@partner.example', TGI, 'call-7'), 'x-mcptt-call': 'call-8' };
+      expect(
+        await authorizePartnerLeg(
+          { target: 'sip:carol@partner.example', tgi: TGI, headers },
+          depsWith(noStoreChecks),
+        ),
+      ).toMatchObject({ action: 'reject', status: 403 });
+    });
+
+    it('checks from the store when there is no pass for the call', async () => {
+      const out = await authorizePartnerLeg(
+        {
+          target: 'sip:carol@partner.example',
+          tgi: TGI,
+          headers: signed('sip:carol@partner.example', TGI, 'call-9'),
+        },
+        depsWith({ getCallPass: async () => undefined }),
+      );
+      expect(out).toMatchObject({ action: 'relay', targets: [{ contact: 'sip:carol@127.0.0.1:7002' }, {}] });
     });
   });
 });
