@@ -18,7 +18,7 @@
 import type { CallPass } from '#adapters/dynamo/store.ts';
 import { DomainError } from '#core/errors.ts';
 import { domainOf, tryNormalizeSipUri } from '#core/ids.ts';
-import type { SipUri } from '#core/model.ts';
+import type { PartnerAgreement, SipUri } from '#core/model.ts';
 import { legSignatureParts } from '#core/partner-leg.ts';
 import { verifySignedRequest } from '#core/request-signing.ts';
 import type { AppDeps } from '../shared/deps.ts';
@@ -41,7 +41,7 @@ export const authorizePartnerLeg = async (
   const sender = leg.headers['x-mcptt-system']?.toLowerCase();
   if (!tgi || !sender) return refuse('unsigned partner leg');
   const callId = leg.headers['x-mcptt-call'];
-  const agreement = await deps.store.getAgreement(sender);
+  const agreement = await agreementOf(sender, deps);
   if (!agreement) return refuse(`no agreement with ${sender}`);
   const now = deps.now();
   let verified: { nonce: string; timestamp: number };
@@ -137,4 +137,23 @@ const callPassOf = async (
     passes.set(key, pass);
   }
   return pass;
+};
+
+/**
+ * Agreements read by this container, for {@link AGREEMENT_CACHE_MS}: every leg of a call comes from
+ * the same partner within moments. A changed or deleted agreement applies to legs at most that much
+ * later (regroups and interrogations read it afresh).
+ */
+export const AGREEMENT_CACHE_MS = 5_000;
+const agreements = new Map<string, { agreement: PartnerAgreement | undefined; until: number }>();
+
+const agreementOf = async (sender: string, deps: AppDeps): Promise<PartnerAgreement | undefined> => {
+  const now = Date.now();
+  const cached = agreements.get(sender);
+  if (cached && cached.until > now) return cached.agreement;
+  const agreement = await deps.store.getAgreement(sender);
+  if (agreements.size > 100) agreements.clear();
+  // Only found agreements are kept: a partner whose agreement is being created is not refused for long.
+  if (agreement) agreements.set(sender, { agreement, until: now + AGREEMENT_CACHE_MS });
+  return agreement;
 };
