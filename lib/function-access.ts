@@ -12,12 +12,14 @@
  * DynamoDB actions follow from the store methods (adapters/dynamo/store.ts, call-store.ts), which use
  * only single-item commands and queries: `GetCommand` → GetItem, `PutCommand` → PutItem,
  * `UpdateCommand` → UpdateItem, `DeleteCommand` → DeleteItem, `QueryCommand` → Query (on the table,
- * or on an index when `IndexName` is set). No Scan, no batch, no transaction, no stream, no DescribeTable.
+ * or on an index when `IndexName` is set), `BatchGetCommand` → BatchGetItem. No Scan, no batch write, no
+ * transaction, no stream, no DescribeTable.
  */
 import type { FunctionName } from './routes.ts';
 
 export type DynamoAction =
   | 'dynamodb:GetItem'
+  | 'dynamodb:BatchGetItem'
   | 'dynamodb:Query'
   | 'dynamodb:PutItem'
   | 'dynamodb:UpdateItem'
@@ -54,6 +56,7 @@ export interface FunctionAccess {
 }
 
 const GET: DynamoAction = 'dynamodb:GetItem';
+const BATCH_GET: DynamoAction = 'dynamodb:BatchGetItem';
 const QUERY: DynamoAction = 'dynamodb:Query';
 const PUT: DynamoAction = 'dynamodb:PutItem';
 const UPDATE: DynamoAction = 'dynamodb:UpdateItem';
@@ -96,9 +99,10 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   // notices through the message-relay function: it calls partners over the internet, so it stays
   // outside the VPC and cannot reach the edge control API itself.
   regroups: access([GET, QUERY, PUT, UPDATE, DELETE], ['byType'], [], false, true),
-  // markersOf (byUser), getGroup, getMarker, getUser, listMembers, affiliationsToGroup, claimMarker,
-  // activateMarker, releaseMarker; partner-auth: getAgreement, recordNonce; notifyRegroup (edge)
-  'partner-api': access([GET, QUERY, PUT, UPDATE, DELETE], ['byUser'], [], true),
+  // markersOf (byUser), getGroup, getMarker, getUser, getUsers (BatchGetItem), listMembers,
+  // affiliationsToGroup, listRegistrations, putCallPass, claimMarker, activateMarker, releaseMarker;
+  // partner-auth: getAgreement, recordNonce; notifyRegroup (edge)
+  'partner-api': access([GET, BATCH_GET, QUERY, PUT, UPDATE, DELETE], ['byUser'], [], true),
   // getUser, listRegistrations, putRegistration, deleteRegistration
   registration: access([GET, QUERY, PUT, DELETE]),
   // groupsOfUser, affiliationsOfUser (byUser), putAffiliation, deleteAffiliation

@@ -4,6 +4,7 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -190,6 +191,33 @@ export class Store {
     if (!item) return undefined;
     const { credentials, ...user } = strip<User & { credentials: UserCredentials }>(item);
     return { user, credentials };
+  }
+
+  /**
+   * Several users in one round trip per 100 (BatchGetItem, strongly consistent); unknown ids are
+   * absent from the result. Keys DynamoDB leaves unprocessed are asked again, with back-off.
+   */
+  async getUsers(mcpttIds: readonly SipUri[]): Promise<Map<SipUri, StoredUser>> {
+    const found = new Map<SipUri, StoredUser>();
+    const ids = [...new Set(mcpttIds)];
+    for (let i = 0; i < ids.length; i += 100) {
+      let pending: Record<string, unknown>[] = ids.slice(i, i + 100).map((id) => keys.user(id));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt === 5) throw new Error(`getUsers: ${pending.length} keys left unprocessed`);
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+        const out = await this.doc.send(
+          new BatchGetCommand({
+            RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
+          }),
+        );
+        for (const item of out.Responses?.[this.tableName] ?? []) {
+          const { credentials, ...user } = strip<User & { credentials: UserCredentials }>(item as Item);
+          found.set(user.mcpttId, { user, credentials });
+        }
+        pending = (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
+      }
+    }
+    return found;
   }
 
   async listUsers(): Promise<User[]> {

@@ -40,7 +40,8 @@ export const interrogateGroups = async (
     ]);
     const required = new Map(members.map((m) => [m.mcpttId, m.required]));
     const affiliated = [...new Set(affiliations.map((a) => a.mcpttId))].filter((id) => required.has(id));
-    const users = await Promise.all(affiliated.map((id) => deps.store.getUser(id)));
+    const byId = await deps.store.getUsers(affiliated);
+    const users = affiliated.map((id) => byId.get(id));
     groups.push({
       groupId,
       members: users.flatMap((u) =>

@@ -33,6 +33,7 @@ type Resource = { Type: string; Properties: Record<string, unknown> };
 const asArray = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 
 const GET: DynamoAction = 'dynamodb:GetItem';
+const BATCH_GET: DynamoAction = 'dynamodb:BatchGetItem';
 const PUT: DynamoAction = 'dynamodb:PutItem';
 const UPDATE: DynamoAction = 'dynamodb:UpdateItem';
 const DELETE: DynamoAction = 'dynamodb:DeleteItem';
@@ -50,6 +51,7 @@ const METHOD_ACCESS: Readonly<Record<string, { actions: DynamoAction[]; index?: 
   putUser: { actions: [PUT] },
   replaceUser: { actions: [PUT] },
   getUser: { actions: [GET] },
+  getUsers: { actions: [BATCH_GET] },
   listUsers: { actions: [QUERY], index: 'byType' },
   deleteUser: { actions: [DELETE] },
   createGroup: { actions: [PUT] },
@@ -209,8 +211,15 @@ describe('Least privilege: function code → lib/function-access.ts', () => {
     expect(methods.filter((m) => !(m in METHOD_ACCESS))).toEqual([]);
   });
 
-  it('the adapters use single-item commands and Query only (no scan, batch, transaction)', () => {
-    const allowed = ['DeleteCommand', 'GetCommand', 'PutCommand', 'QueryCommand', 'UpdateCommand'];
+  it('the adapters use single-item commands, Query and BatchGet only (no scan, batch write, transaction)', () => {
+    const allowed = [
+      'BatchGetCommand',
+      'DeleteCommand',
+      'GetCommand',
+      'PutCommand',
+      'QueryCommand',
+      'UpdateCommand',
+    ];
     for (const file of ['adapters/dynamo/store.ts', 'adapters/dynamo/call-store.ts']) {
       const commands = new Set([...read(file).matchAll(/new ([A-Za-z]+Command)\(/g)].map((m) => m[1]));
       expect(commands.size, file).toBeGreaterThan(0);
@@ -358,7 +367,7 @@ const EXPECTED_STATEMENTS: Readonly<Record<FunctionName, readonly string[]>> = {
     ...LOGS,
     ...XRAY,
     ...VPC,
-    ...table('DeleteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'),
+    ...table('BatchGetItem', 'DeleteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'),
     ...index('gsi1'),
     ...EDGE_TOKEN,
   ],
