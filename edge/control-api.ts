@@ -140,7 +140,11 @@ export interface ControlApi {
   close(): Promise<void>;
 }
 
-const RETENTION_MS = 5 * 60_000;
+/**
+ * How long a leg that ended or failed stays queryable (GET /v1/legs/{id}); a pending or answered leg
+ * stays as long as it lives (its CANCEL or BYE needs it).
+ */
+const RETENTION_MS = 60_000;
 
 const send = (res: ServerResponse, status: number, body: unknown) => {
   const text = JSON.stringify(body);

@@ -265,10 +265,15 @@ interface ExecutionRecord {
   output?: string;
   error?: string;
   cause?: string;
-  abort?: () => void;
+  abort?: (() => void) | undefined;
   done: Promise<void>;
   tokens: Set<string>;
+  /** Input and output dropped (EXECUTION_DATA_RETENTION_MS after the end). */
+  compacted?: boolean;
 }
+
+/** How long a finished local execution keeps its input and output (AWS: 90 days). */
+export const EXECUTION_DATA_RETENTION_MS = 60_000;
 
 interface PendingTask {
   execution: ExecutionRecord;
@@ -555,6 +560,15 @@ export async function startLocalStepFunctions(
     if (e.status !== 'RUNNING') return;
     Object.assign(e, fields, { status, stopDate: new Date() });
     for (const t of [...e.tokens]) closeToken(t);
+    e.abort = undefined;
+    // A finished execution keeps its name (ExecutionAlreadyExists) and status for good, but its input
+    // and output only for EXECUTION_DATA_RETENTION_MS: a long local run's memory stays flat.
+    setTimeout(() => {
+      e.input = '';
+      e.output = undefined;
+      e.cause = undefined;
+      e.compacted = true;
+    }, EXECUTION_DATA_RETENTION_MS).unref();
     if (executionObservers.size > 0) {
       observe({ type: 'ExecutionEnded', executionArn: e.arn, status, timestamp: preciseNow() });
     }
