@@ -69,6 +69,9 @@ export interface MemberResponseResult {
   completed?: boolean;
 }
 
+/** Step Functions' answers to a task success for a wait that is over. */
+const TASK_GONE: ReadonlySet<string> = new Set(['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist']);
+
 /** Records one leg report and, when it decides the commencement, completes the wait (once). */
 export const recordMemberResponse = async (
   report: LegReport,
@@ -161,7 +164,16 @@ export const recordLegOutcomes = async (
     decision = evaluateCommencementCounts(call.policy, legCountsOf(counters), { timerExpired: false });
     if (decision.decision !== 'wait' && call.taskToken !== undefined) {
       completed = await deps.calls.claimDecision(callId);
-      if (completed) await deps.workflow.taskSucceeded(call.taskToken, { decision });
+      if (completed) {
+        try {
+          await deps.workflow.taskSucceeded(call.taskToken, { decision });
+        } catch (e) {
+          // The wait already ended (the acknowledgement timer expired, or the call was cancelled):
+          // CompleteCallSetup decides from the legs as recorded; nothing is left to complete.
+          if (!TASK_GONE.has((e as Error).name)) throw e;
+          completed = false;
+        }
+      }
     }
   }
   let reported = false;

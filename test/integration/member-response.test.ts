@@ -121,6 +121,34 @@ describe('member responses', () => {
     expect(workflow.succeeded).toHaveLength(1);
   });
 
+  it('records the answer when the wait is already over (the timer expired): no error, not completed', async () => {
+    await newCall('late', 1);
+    const gone = Object.assign(new Error('Task Timed Out'), { name: 'TaskTimedOut' });
+    const workflow = {
+      taskSucceeded: async () => {
+        throw gone;
+      },
+    };
+    expect(await recordMemberResponse(report('late', 'm0', 200), { calls, workflow })).toEqual({
+      counted: true,
+      state: 'accepted',
+      decision: 'proceed',
+      completed: false,
+    });
+    const other = Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
+    await newCall('throttled', 1);
+    await expect(
+      recordMemberResponse(report('throttled', 'm0', 200), {
+        calls,
+        workflow: {
+          taskSucceeded: async () => {
+            throw other;
+          },
+        },
+      }),
+    ).rejects.toThrow('throttled');
+  });
+
   it('does not complete a call without a task token', async () => {
     await newCall('notoken', 1, { token: false });
     const workflow = new FakeWorkflow();

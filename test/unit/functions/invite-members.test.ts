@@ -123,9 +123,14 @@ describe('Function: inviteMembers', () => {
     });
     const headers = Object.fromEntries(carol?.headers ?? []);
     expect(headers['X-MCPTT-TGI']).toBe('sip:tg@primary.example');
-    // The partner can verify the leg's signature with its copy of the key.
+    expect(headers['X-MCPTT-Call']).toBe('call-1');
+    // The partner can verify the leg's signature (which covers the call) with its copy of the key.
     const verified = verifySignedRequest({
-      ...legSignatureParts({ member: 'sip:carol@partner.example', tgi: 'sip:tg@primary.example' }),
+      ...legSignatureParts({
+        member: 'sip:carol@partner.example',
+        tgi: 'sip:tg@primary.example',
+        callId: 'call-1',
+      }),
       target: 'partner.example',
       headers,
       now: Date.now(),
