@@ -1,0 +1,744 @@
+/**
+ * `npm run bench`: group calls on a temporary group across two local MCPTT systems, at several group
+ * sizes and call rates; prints figures (not a test) and writes them under bench/results/.
+ *
+ * 1. Starts the member pool in a child process (scripts/bench/member-pool.ts: light SIP user agents
+ *    multiplexed on a few UDP sockets, answering INVITEs with 200 at once). Then, per size N, on
+ *    freshly started systems: generates a configuration (scripts/bench/config.ts: one group on each
+ *    system with half of the N members, a caller, a dispatcher, the agreement), starts the local
+ *    systems from it in another child process (scripts/bench/server.ts: what `npm start --
+ *    --config FILE --memory` runs, plus operation counters); every member REGISTERs with digest and
+ *    PUBLISHes its affiliation; the dispatcher regroups the two groups into a temporary group.
+ * 2. Per N and rate: the caller (this process, scripts/bench/caller.ts) calls the TGI at that rate
+ *    for `--duration` seconds. Per step: INVITE → final response at the caller (p50/p95/p99/max),
+ *    calls ok/failed, member legs per second, the systems' CPU seconds per call and peak RSS, and the
+ *    time of every step of the call setup (scripts/bench/analysis.ts), so the slowest is named.
+ * 3. `--with-baseline`: Kamailio as registrar and parallel-forking proxy to the same N members
+ *    (scripts/bench/kamailio.ts), same pool, same rates; ratios ours/Kamailio.
+ * 4. Cost per million call setups from the operations counted per call (scripts/bench/cost.ts).
+ *
+ *   npm run bench -- [--with-baseline] [--sizes 10,100,1000] [--rates 1,5,20] [--duration 20]
+ *     [--quick] [--commencement all|first] [--only ours|kamailio] [--profile] [--no-save]
+ *
+ * Everything binds 127.0.0.1 on free ports (never the `npm start` defaults); every child process is
+ * killed at the end, on error and on Ctrl-C.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { breakdown, diff, operations } from './bench/analysis.ts';
+import { Caller, type CallRecord } from './bench/caller.ts';
+import {
+  cpuSeconds,
+  distribution,
+  fmt,
+  freePort,
+  HOST,
+  IpcPeer,
+  killAllChildren,
+  memoryOf,
+  othersCpuSeconds,
+  processSnapshot,
+  resetPeakRss,
+  sleep,
+  spawnTs,
+  stopChild,
+  treeCpuSeconds,
+  treePss,
+} from './bench/common.ts';
+import { type BenchPlan, generatePlan, PARTNER, PRIMARY, split } from './bench/config.ts';
+import {
+  ensureInstalled,
+  forkTree,
+  type KamailioHandle,
+  kamailioVersion,
+  startKamailio,
+} from './bench/kamailio.ts';
+import type { PoolStats, RegistrationItem } from './bench/member-pool.ts';
+import {
+  breakdownTable,
+  costStep,
+  costTable,
+  goals,
+  mainTable,
+  mib,
+  operationsTable,
+  priceLines,
+  profileTable,
+  ratioTable,
+  type StepResult,
+  writeResults,
+} from './bench/report.ts';
+import type { ExecutionTrace, ProfileSummary, ServerSnapshot } from './bench/server.ts';
+
+// ---------------------------------------------------------------- options
+
+const USAGE = `usage: npm run bench -- [options]
+  --with-baseline        also run the Kamailio baseline (installs kamailio with apt-get if missing)
+  --sizes 10,100,1000    group sizes N (members invited per call)
+  --rates 1,5,20         call rates, calls per second
+  --duration 20          seconds of calls per size and rate
+  --quick                N=10, 1 call/s, 5 s (a smoke run)
+  --commencement all     the caller's 200 waits for all N members (default) or the first (first)
+  --only ours|kamailio   run one side only (kamailio implies --with-baseline)
+  --profile              CPU profile of the systems process during each step of ours (slows it a little)
+  --no-save              do not write bench/results/
+  --help`;
+
+const numbers = (text: string, what: string): number[] => {
+  const list = text.split(',').map((s) => Number(s.trim()));
+  if (list.length === 0 || list.some((n) => !Number.isFinite(n) || n <= 0))
+    throw new Error(`${what}: ${text}`);
+  return list;
+};
+
+const parsed = (() => {
+  try {
+    return parseArgs({
+      options: {
+        'with-baseline': { type: 'boolean' },
+        sizes: { type: 'string' },
+        rates: { type: 'string' },
+        duration: { type: 'string' },
+        quick: { type: 'boolean' },
+        commencement: { type: 'string' },
+        'no-save': { type: 'boolean' },
+        profile: { type: 'boolean' },
+        only: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+})();
+if (parsed.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const quick = parsed.quick ?? false;
+const only = parsed.only as 'ours' | 'kamailio' | undefined;
+if (only !== undefined && only !== 'ours' && only !== 'kamailio') throw new Error('--only: ours or kamailio');
+const opts = {
+  only,
+  withBaseline: (parsed['with-baseline'] ?? false) || only === 'kamailio',
+  sizes: numbers(parsed.sizes ?? (quick ? '10' : '10,100,1000'), '--sizes').map(Math.round),
+  rates: numbers(parsed.rates ?? (quick ? '1' : '1,5,20'), '--rates'),
+  durationS: Number(parsed.duration ?? (quick ? 5 : 20)),
+  commencement: (parsed.commencement ?? 'all') as 'all' | 'first',
+  save: !(parsed['no-save'] ?? false),
+  profile: parsed.profile ?? false,
+  /** Unmeasured calls (one after the other) before the first step of each size. */
+  warmupCalls: (n: number) => (n <= 10 ? 3 : n <= 100 ? 2 : 1),
+};
+if (opts.sizes.some((n) => n < 2))
+  throw new Error('--sizes: each N must be at least 2 (one member per system)');
+if (!(opts.durationS > 0 && opts.durationS <= 600)) throw new Error('--duration must be in 1..600');
+if (opts.commencement !== 'all' && opts.commencement !== 'first')
+  throw new Error('--commencement: all or first');
+
+const work = mkdtempSync(join(tmpdir(), 'bench-regroup-'));
+const cleanup = () => {
+  killAllChildren();
+  rmSync(work, { recursive: true, force: true });
+};
+process.on('exit', killAllChildren);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    console.error(`\n${sig}: stopping the benchmark`);
+    cleanup();
+    process.exit(130);
+  });
+}
+
+const results: StepResult[] = [];
+const log = (line: string) => console.log(line);
+const elapsed = (() => {
+  const t0 = Date.now();
+  return () => `${((Date.now() - t0) / 1000).toFixed(0)} s`;
+})();
+
+// ---------------------------------------------------------------- helpers
+
+/** The ports of `npm start` (config/demo.json): never used here. */
+const DEFAULT_PORTS = new Set([5060, 5070, 8060, 8061, 8070, 8071]);
+
+const http = async (
+  url: string,
+  method: string,
+  body?: unknown,
+  token?: string,
+): Promise<{ status: number; body: Record<string, unknown> }> => {
+  const res = await fetch(url, {
+    method,
+    headers: {
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+};
+
+const failureKey = (r: CallRecord): string =>
+  r.status !== undefined
+    ? `${r.status} ${r.reason ?? ''}${r.warning ? ` (${r.warning})` : ''}`.trim()
+    : (r.reason ?? 'timeout');
+
+const summarizeCalls = (records: CallRecord[]) => {
+  const ok = records.filter((r) => r.ok);
+  const failures: Record<string, number> = {};
+  for (const r of records.filter((x) => !x.ok)) failures[failureKey(r)] = (failures[failureKey(r)] ?? 0) + 1;
+  const firstSent = Math.min(...records.map((r) => r.sentAt));
+  const lastFinal = Math.max(...records.map((r) => r.sentAt + (r.finalMs ?? 0)));
+  return {
+    ok,
+    failures,
+    busyS: records.length > 0 ? (lastFinal - firstSent) / 1000 : Number.NaN,
+    setupMs: distribution(ok.map((r) => r.finalMs ?? Number.NaN)),
+    retransmissions: records.reduce((a, r) => a + r.retransmissions, 0),
+    challenged: records.filter((r) => r.challenged).length,
+  };
+};
+
+/** What went wrong at the members during a step, if anything. */
+const poolIssues = (p0: PoolStats, p1: PoolStats): { poolIssues?: string } => {
+  const unparseable = p1.unparseable - p0.unparseable;
+  const unknown = p1.unknownUser - p0.unknownUser;
+  const sendErrors = p1.sendErrors - p0.sendErrors;
+  const again = p1.finalRetransmissions - p0.finalRetransmissions;
+  const unacked = p1.finalsUnacknowledged - p0.finalsUnacknowledged;
+  if (unparseable + unknown + sendErrors + again + unacked === 0) return {};
+  return {
+    poolIssues:
+      `${again} final responses retransmitted (ACK late or lost), ${unacked} never ACKed, ` +
+      `${unparseable} unparseable, ${unknown} to unknown users, ${sendErrors} send errors` +
+      (unparseable > 0 && p1.lastUnparseable ? `; last unparseable: ${p1.lastUnparseable}` : ''),
+  };
+};
+
+/** RSS growth over the second half of a step's samples (one a second), MiB per minute (least squares). */
+const rssSlope = (samples: number[]): number => {
+  const ys = samples.slice(Math.floor(samples.length / 2)).map(mib);
+  if (ys.length < 5) return Number.NaN;
+  const mx = (ys.length - 1) / 2;
+  const my = ys.reduce((a, b) => a + b, 0) / ys.length;
+  let num = 0;
+  let den = 0;
+  ys.forEach((y, x) => {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  });
+  return (num / den) * 60;
+};
+
+/** RSS sampled once a second during a step. */
+const sampleRss = (read: () => number) => {
+  const samples: number[] = [read()];
+  const timer = setInterval(() => samples.push(read()), 1000);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      samples.push(read());
+      return samples;
+    },
+  };
+};
+
+const printStep = (r: StepResult) => {
+  const f = Object.entries(r.failures)
+    .map(([k, v]) => `${v}× ${k}`)
+    .join('; ');
+  log(
+    `  ${r.system.padEnd(8)} N=${String(r.n).padEnd(5)} ${String(r.rate).padStart(3)}/s: ${r.ok}/${r.calls} ok` +
+      `${r.failed ? ` (${f})` : ''}, setup p50/p95/p99/max ${fmt(r.setupMs.p50)}/${fmt(r.setupMs.p95)}/` +
+      `${fmt(r.setupMs.p99)}/${fmt(r.setupMs.max)} ms` +
+      (r.firstMemberMs ? `, first member p50 ${fmt(r.firstMemberMs.p50)} ms` : '') +
+      `, ${fmt(r.legsPerS)} legs/s (${r.memberInvites}/${r.expectedLegs} INVITEs reached the members), CPU ${fmt(r.cpuPerCallS, 3)} s/call, RSS ${fmt(r.rssStartMiB)}→${fmt(r.rssEndMiB)} MiB ` +
+      `(peak ${fmt(r.peakRssMiB)}${Number.isFinite(r.rssSlopeMiBPerMin) ? `, ${fmt(r.rssSlopeMiBPerMin, 1)} MiB/min over the second half` : ''}` +
+      `${r.heapAfterGcMiB !== undefined ? `; heap after a full GC ${fmt(r.heapAfterGcMiB)} MiB` : ''}), ` +
+      `pool CPU ${fmt(r.poolCpuS, 1)} s [${elapsed()}]`,
+  );
+  if (r.saturated) log(`    saturated: ${r.saturated}`);
+  if (r.poolIssues) log(`    member pool: ${r.poolIssues}`);
+  if (r.othersCpuS > 0.1 * r.wallS) {
+    log(
+      `    WARNING: other processes on this machine used ${fmt(r.othersCpuS, 1)} CPU s during this step ` +
+        `(${fmt((100 * r.othersCpuS) / r.wallS)} % of a core): figures disturbed`,
+    );
+  }
+  if (r.breakdown?.slowest) {
+    log(
+      `    slowest step: ${r.breakdown.slowest.name} — mean ${fmt(r.breakdown.slowest.meanMs)} ms ` +
+        `(${fmt(100 * r.breakdown.slowest.share)} % of the setup)`,
+    );
+  }
+  if (r.profile) {
+    log(
+      `    CPU profile (${fmt(r.profile.busyMs / 1000, 1)} s busy): ` +
+        r.profile.byPlace
+          .slice(0, 8)
+          .map((p) => `${p.name} ${fmt(p.pct)} %`)
+          .join(', '),
+    );
+  }
+  if (r.serverErrors > 0) {
+    log(`    ${r.serverErrors} server error/warning lines, e.g.:`);
+    for (const l of r.serverErrorLines.slice(0, 3)) log(`      ${l.slice(0, 300)}`);
+  }
+};
+
+// ---------------------------------------------------------------- ours
+
+interface OursContext {
+  plan: BenchPlan;
+  server: IpcPeer;
+  serverPid: number;
+  pool: IpcPeer;
+  caller: Caller;
+}
+
+const waitIdle = async (server: IpcPeer, maxMs = 40_000): Promise<void> => {
+  const deadline = Date.now() + maxMs;
+  for (;;) {
+    const { snapshot: s } = await server.request<{ snapshot: ServerSnapshot }>('snapshot');
+    const running = Object.values(s.executions).reduce((a, e) => a + e.running, 0);
+    const held = Object.values(s.edges).reduce((a, e) => a + e.held, 0);
+    if ((running === 0 && held === 0) || Date.now() > deadline) return;
+    await sleep(250);
+  }
+};
+
+const stepOurs = async (
+  c: OursContext,
+  size: BenchPlan['sizes'][number],
+  rate: number,
+): Promise<StepResult> => {
+  await waitIdle(c.server);
+  await c.server.request('executions'); // drop the traces of earlier calls
+  await c.caller.register(); // a fresh nonce for the step's INVITEs
+  const { snapshot: s0 } = await c.server.request<{ snapshot: ServerSnapshot }>('snapshot');
+  const { stats: p0 } = await c.pool.request<{ stats: PoolStats }>('stats');
+  const cpu0 = cpuSeconds(c.serverPid);
+  const others0 = processSnapshot();
+  resetPeakRss(c.serverPid);
+  const rss = sampleRss(() => memoryOf(c.serverPid).rss);
+  if (opts.profile) await c.server.request('profileStart');
+  const wall0 = performance.now();
+
+  const run = await c.caller.run(size.tgi, rate, opts.durationS);
+
+  const profile = opts.profile
+    ? (await c.server.request<{ profile: ProfileSummary }>('profileStop', {}, 60_000)).profile
+    : undefined;
+  const rssSamples = rss.stop();
+  const wallS = (performance.now() - wall0) / 1000;
+  const cpu1 = cpuSeconds(c.serverPid);
+  const othersCpuS = othersCpuSeconds(others0, processSnapshot());
+  const peak = memoryOf(c.serverPid).peak;
+  const { snapshot: s1 } = await c.server.request<{ snapshot: ServerSnapshot }>('snapshot');
+  const { stats: p1 } = await c.pool.request<{ stats: PoolStats }>('stats');
+  const { executions } = await c.server.request<{ executions: ExecutionTrace[] }>('executions', {}, 120_000);
+  // After the measurements: a full GC, then what the process still holds.
+  const heap = await c.server.request<{ heapUsed: number }>('heap', {}, 60_000);
+  const d = diff(s0, s1);
+  const calls = summarizeCalls(run.records);
+  const b = breakdown(run.records, executions);
+  const invites = p1.invites - p0.invites;
+  return {
+    system: 'ours',
+    n: size.n,
+    rate,
+    offeredS: run.offeredS,
+    wallS,
+    calls: run.records.length,
+    ok: calls.ok.length,
+    failed: run.records.length - calls.ok.length,
+    failures: calls.failures,
+    ...(run.saturated ? { saturated: run.saturated } : {}),
+    setupMs: calls.setupMs,
+    legsPerS: invites / calls.busyS,
+    memberInvites: invites,
+    expectedLegs: run.records.length * size.n,
+    memberInviteRetransmissions: p1.inviteRetransmissions - p0.inviteRetransmissions,
+    serverCpuS: cpu1 - cpu0,
+    cpuPerCallS: (cpu1 - cpu0) / Math.max(1, run.records.length),
+    rssStartMiB: mib(rssSamples[0] ?? Number.NaN),
+    rssEndMiB: mib(rssSamples[rssSamples.length - 1] ?? Number.NaN),
+    rssSlopeMiBPerMin: rssSlope(rssSamples),
+    heapAfterGcMiB: mib(heap.heapUsed),
+    peakRssMiB: mib(peak),
+    poolCpuS: (p1.cpuUs - p0.cpuUs) / 1e6,
+    ...poolIssues(p0, p1),
+    othersCpuS,
+    serverErrors: d.errorLines,
+    serverErrorLines: s1.lastErrors,
+    loopDelay: s1.loopDelay,
+    edges: s1.edges,
+    breakdown: b,
+    operations: operations(d, calls.ok.length, b.interrogations),
+    callerRetransmissions: calls.retransmissions,
+    challenged: calls.challenged,
+    ...(profile ? { profile } : {}),
+  };
+};
+
+/** Ports for one start of the systems (never the `npm start` ones, never one handed out before). */
+const portsTaken = new Set(DEFAULT_PORTS);
+const newPort = async (): Promise<number> => {
+  const p = await freePort(portsTaken);
+  portsTaken.add(p);
+  return p;
+};
+
+const planFor = async (sizes: number[]): Promise<BenchPlan> => {
+  const plan = generatePlan({
+    sizes,
+    ports: {
+      primaryHttp: await newPort(),
+      primarySip: await newPort(),
+      partnerHttp: await newPort(),
+      partnerSip: await newPort(),
+    },
+    commencement: opts.commencement,
+  });
+  for (const s of plan.config.systems) s.sip.controlPort = await newPort();
+  return plan;
+};
+
+/**
+ * Ours, one size after the other, each on freshly started systems (what one size leaves behind —
+ * memory, live legs, a backlog after a saturated rate — does not weigh on the next).
+ */
+const runOurs = async (all: BenchPlan, pool: IpcPeer): Promise<void> => {
+  const indexOf = new Map(all.members.map((m, i) => [m.user, i]));
+  for (const n of opts.sizes) {
+    const plan = await planFor([n]);
+    const size = plan.sizes[0] as BenchPlan['sizes'][number];
+    const configFile = join(work, `bench-config-${n}.json`);
+    writeFileSync(configFile, `${JSON.stringify(plan.config, null, 2)}\n`);
+    const started = Date.now();
+    const serverChild = spawnTs('scripts/bench/server.ts', ['--config', configFile], { LOG_LEVEL: 'warn' }, [
+      '--expose-gc',
+    ]);
+    const server = new IpcPeer(serverChild, 'local systems');
+    try {
+      const ready = (await server.waitFor((m) => m.type === 'ready', 180_000)) as unknown as {
+        pid: number;
+        seedMs: number;
+        systems: { domain: string; url: string; sipPort: number }[];
+      };
+      const sys = (d: string) => ready.systems.find((s) => s.domain === d) as (typeof ready.systems)[number];
+      log(
+        `\nours N=${n}: local systems up in ${((Date.now() - started) / 1000).toFixed(1)} s (pid ${ready.pid}; ` +
+          `${plan.members.length + 3} users seeded in ${(ready.seedMs / 1000).toFixed(1)} s)`,
+      );
+      // Members: REGISTER with digest, PUBLISH affiliations.
+      const items: RegistrationItem[] = plan.members.map((m) => ({
+        member: indexOf.get(m.user) as number,
+        aor: { user: m.user, domain: m.domain },
+        registrar: { host: HOST, port: sys(m.domain).sipPort },
+        password: m.password,
+        publishGroups: m.groups,
+      }));
+      const reg = await pool.request<{ ok: number; failed: number; failures: string[]; ms: number }>(
+        'register',
+        { items, concurrency: 16 },
+        600_000,
+      );
+      log(
+        `  members registered and affiliated: ${reg.ok}/${items.length} in ${(reg.ms / 1000).toFixed(1)} s` +
+          (reg.failed ? ` — failures: ${reg.failures.join('; ')}` : ''),
+      );
+      if (reg.failed > 0) throw new Error('member registration failed');
+      const caller = new Caller({
+        mode: 'ours',
+        target: { host: HOST, port: sys(PRIMARY).sipPort },
+        user: plan.caller.user,
+        domain: PRIMARY,
+        password: plan.caller.password,
+      });
+      await caller.start();
+      await caller.register(plan.caller.groups);
+
+      // The dispatcher regroups the two groups.
+      const primaryUrl = sys(PRIMARY).url;
+      const login = await http(`${primaryUrl}/auth/token`, 'POST', {
+        username: plan.dispatcher.user,
+        password: plan.dispatcher.password,
+      });
+      const t0 = Date.now();
+      const res = await http(
+        `${primaryUrl}/regroups`,
+        'POST',
+        { constituents: [size.primaryGroup, `${size.partnerGroup}@${PARTNER}`], name: size.tgiName },
+        String(login.body.token ?? ''),
+      );
+      if (res.status !== 201)
+        throw new Error(`regroup for N=${n}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+      log(
+        `  regrouped ${size.primaryGroup} + ${size.partnerGroup}@${PARTNER} into ${size.tgi} (${Date.now() - t0} ms)`,
+      );
+      await sleep(1000); // regroup notices (SIP MESSAGE) to the members
+
+      const ctx: OursContext = { plan, server, serverPid: ready.pid, pool, caller };
+      const warm = await caller.sequential(size.tgi, opts.warmupCalls(n));
+      log(
+        `  warm-up: ${warm.records.filter((r) => r.ok).length}/${warm.records.length} ok ` +
+          `(${warm.records.map((r) => `${fmt(r.finalMs)} ms${r.ok ? '' : ` ${failureKey(r)}`}`).join(', ')})`,
+      );
+      let saturatedAt: number | undefined;
+      for (const rate of opts.rates) {
+        if (saturatedAt !== undefined) {
+          log(`  ours     N=${n} ${rate}/s: skipped (saturated at ${saturatedAt}/s)`);
+          continue;
+        }
+        const r = await stepOurs(ctx, size, rate);
+        results.push(r);
+        printStep(r);
+        if (r.saturated || (r.failed > 0 && r.failed >= r.calls / 2)) saturatedAt = rate;
+      }
+      caller.close();
+    } finally {
+      await server.request('stop', {}, 30_000).catch(() => undefined);
+      await stopChild(serverChild);
+      await pool.request('forget');
+    }
+  }
+};
+
+// ---------------------------------------------------------------- baseline
+
+const runBaseline = async (plan: BenchPlan, pool: IpcPeer): Promise<void> => {
+  const port = await newPort();
+  const kam: KamailioHandle = await startKamailio(port, join(work, 'kamailio'));
+  try {
+    await pool.request('mode', { mode: 'ring-busy' });
+    // The same members: pm… (primary) and qm… (partner) of each size, in a fork tree per size.
+    const indexOf = new Map(plan.members.map((m, i) => [m.user, i]));
+    const items: RegistrationItem[] = [];
+    const trees: Record<number, number> = {};
+    for (const s of plan.sizes) {
+      const { primary, partner } = split(s.n);
+      const members = [
+        ...Array.from({ length: primary }, (_, i) => indexOf.get(`pm${String(i + 1).padStart(4, '0')}`)),
+        ...Array.from({ length: partner }, (_, i) => indexOf.get(`qm${String(i + 1).padStart(4, '0')}`)),
+      ].filter((x): x is number => x !== undefined);
+      const tree = forkTree(`k${s.n}`, members, port);
+      trees[s.n] = tree.levels;
+      for (const r of tree.registrations) {
+        items.push({
+          ...(r.member !== undefined ? { member: r.member } : {}),
+          ...(r.contact !== undefined ? { contact: r.contact } : {}),
+          aor: { user: r.aor, domain: 'bench.kamailio' },
+          registrar: { host: HOST, port },
+        });
+      }
+    }
+    const reg = await pool.request<{ ok: number; failed: number; failures: string[]; ms: number }>(
+      'register',
+      { items, concurrency: 32 },
+      600_000,
+    );
+    log(
+      `Kamailio (${kamailioVersion()}) on ${HOST}:${port}: ${reg.ok}/${items.length} registrations in ` +
+        `${(reg.ms / 1000).toFixed(1)} s; fork levels ${Object.entries(trees)
+          .map(([n, l]) => `N=${n}: ${l}`)
+          .join(', ')}` +
+        (reg.failed ? ` — failures: ${reg.failures.join('; ')}` : ''),
+    );
+    const caller = new Caller({
+      mode: 'kamailio',
+      target: { host: HOST, port },
+      user: 'caller',
+      domain: 'bench.kamailio',
+    });
+    await caller.start();
+    for (const size of plan.sizes) {
+      const uri = `sip:k${size.n}@${HOST}:${port}`;
+      const warm = await caller.sequential(uri, opts.warmupCalls(size.n));
+      log(
+        `kamailio N=${size.n}: warm-up ${warm.records.filter((r) => r.ok).length}/${warm.records.length} ok`,
+      );
+      let saturatedAt: number | undefined;
+      for (const rate of opts.rates) {
+        if (saturatedAt !== undefined) {
+          log(`  kamailio N=${size.n} ${rate}/s: skipped (saturated at ${saturatedAt}/s)`);
+          continue;
+        }
+        await sleep(1000);
+        const { stats: p0 } = await pool.request<{ stats: PoolStats }>('stats');
+        const cpu0 = treeCpuSeconds(kam.pid);
+        const others0 = processSnapshot();
+        const diag0 = kam.diagnostics().count;
+        const pss = sampleRss(() => treePss(kam.pid));
+        const wall0 = performance.now();
+        const run = await caller.run(uri, rate, opts.durationS);
+        const samples = pss.stop();
+        const wallS = (performance.now() - wall0) / 1000;
+        const cpu1 = treeCpuSeconds(kam.pid);
+        const othersCpuS = othersCpuSeconds(others0, processSnapshot(), [kam.pid]);
+        const diag = kam.diagnostics();
+        const { stats: p1 } = await pool.request<{ stats: PoolStats }>('stats');
+        const calls = summarizeCalls(run.records);
+        const invites = p1.invites - p0.invites;
+        const r: StepResult = {
+          system: 'kamailio',
+          n: size.n,
+          rate,
+          offeredS: run.offeredS,
+          wallS,
+          calls: run.records.length,
+          ok: calls.ok.length,
+          failed: run.records.length - calls.ok.length,
+          failures: calls.failures,
+          ...(run.saturated ? { saturated: run.saturated } : {}),
+          setupMs: calls.setupMs,
+          firstMemberMs: distribution(calls.ok.map((x) => x.firstRingMs ?? Number.NaN)),
+          legsPerS: invites / calls.busyS,
+          memberInvites: invites,
+          expectedLegs: run.records.length * size.n,
+          memberInviteRetransmissions: p1.inviteRetransmissions - p0.inviteRetransmissions,
+          serverCpuS: cpu1 - cpu0,
+          cpuPerCallS: (cpu1 - cpu0) / Math.max(1, run.records.length),
+          rssStartMiB: mib(samples[0] ?? Number.NaN),
+          rssEndMiB: mib(samples[samples.length - 1] ?? Number.NaN),
+          rssSlopeMiBPerMin: rssSlope(samples),
+          peakRssMiB: mib(Math.max(...samples)),
+          poolCpuS: (p1.cpuUs - p0.cpuUs) / 1e6,
+          ...poolIssues(p0, p1),
+          othersCpuS,
+          serverErrors: diag.count - diag0,
+          serverErrorLines: diag.lines,
+          callerRetransmissions: calls.retransmissions,
+          challenged: 0,
+        };
+        results.push(r);
+        printStep(r);
+        if (r.saturated || (r.failed > 0 && r.failed >= r.calls / 2)) saturatedAt = rate;
+      }
+    }
+    caller.close();
+  } finally {
+    await kam.stop();
+  }
+};
+
+// ---------------------------------------------------------------- main
+
+const main = async () => {
+  const startedAt = new Date();
+  const env = {
+    date: startedAt.toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    loadAverageAtStart: loadavg(),
+    commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout?.trim(),
+    /** Files of the working tree that differ from the commit (the code measured is the working tree). */
+    modifiedFiles: (
+      spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).stdout ?? ''
+    )
+      .split('\n')
+      .filter((l) => l.trim()).length,
+    kamailio: undefined as string | undefined,
+  };
+  log(
+    `bench — ${env.cpus} × ${env.cpuModel}, Node ${env.node}, commit ${env.commit}\n` +
+      `sizes ${opts.sizes.join(', ')}; rates ${opts.rates.join(', ')} calls/s; ${opts.durationS} s per step; ` +
+      `commencement: ${opts.commencement === 'all' ? 'all N members' : 'first member'}; baseline: ${opts.withBaseline ? 'Kamailio' : 'no (--with-baseline)'}`,
+  );
+  if (opts.withBaseline) {
+    ensureInstalled([{ command: 'kamailio', pkg: 'kamailio' }]);
+    env.kamailio = kamailioVersion();
+  }
+  // All sizes: the members of the pool (and of the Kamailio baseline).
+  const plan = await planFor(opts.sizes);
+
+  const poolChild = spawnTs('scripts/bench/member-pool.ts');
+  const pool = new IpcPeer(poolChild, 'member pool');
+  await pool.waitFor((m) => m.type === 'ready', 60_000);
+  await pool.request('init', { sockets: 8, users: plan.members.map((m) => m.user), mode: 'ok' });
+  try {
+    if (opts.only !== 'kamailio') await runOurs(plan, pool);
+    if (opts.withBaseline && opts.only !== 'ours') {
+      log('\nbaseline: Kamailio registrar + stateful parallel-forking proxy, same members');
+      await runBaseline(plan, pool);
+    }
+  } finally {
+    await pool.request('stop', {}, 5000).catch(() => undefined);
+    await stopChild(poolChild);
+  }
+
+  // ---------------------------------------------------------------- report
+  const loadAtEnd = loadavg();
+  const md: string[] = [];
+  const out = (lines: string[] = []) => {
+    for (const l of lines) log(l);
+    md.push(...lines);
+  };
+  const header = [
+    `# Group call benchmark (npm run bench), ${env.date}`,
+    '',
+    `Machine: ${env.cpus} × ${env.cpuModel}; Node ${env.node}; commit ${env.commit}` +
+      `${env.modifiedFiles > 0 ? ` with ${env.modifiedFiles} tracked file(s) modified in the working tree` : ''}` +
+      `${env.kamailio ? `; ${env.kamailio}` : ''}; ` +
+      `load average ${env.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')} at start, ${loadAtEnd.map((l) => l.toFixed(2)).join(' ')} at the end.`,
+    `Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`. ` +
+      `${opts.durationS} s of calls per step; 1–3 unmeasured calls, one after the other, before each size.`,
+    '',
+    '- **ours**: both local systems in one child process (dynalite, fauxqs, local Step Functions, HTTP APIs,',
+    '  SIP edges), in memory, started afresh for each N. One temporary group (half of the members on each system); every',
+    '  member registered with digest and affiliated. The caller (digest-authenticated, affiliated) calls the',
+    `  TGI; setup = INVITE → 200 at the caller, sent once ${opts.commencement === 'all' ? 'all N members accepted (minimumNumberToStart = N)' : 'one member accepted'};`,
+    '  then ACK and BYE. Members answer 200 at once (scripts/bench/member-pool.ts, 8 UDP sockets, own process).',
+    '- **kamailio**: registrar (usrloc in memory, no authentication) + tm parallel fork to the same N',
+    '  member contacts, at most 30 branches per fork (a tree of forks for N > 30); members answer 180 then',
+    '  486, so setup = INVITE → final = all N members answered; "first member" = first 180.',
+    '- CPU s/call: CPU seconds of the systems process (Kamailio: all its processes) per call placed; peak RSS:',
+    '  VmHWM during the step (Kamailio: PSS of its processes, sampled); member legs/s: INVITEs the members',
+    '  received per second of the busy window; slowest step: largest mean of the call setup breakdown.',
+    '',
+  ];
+  out(['', ...header]);
+  out(['## Results', '', ...mainTable(results), '']);
+  if (results.some((r) => r.system === 'kamailio'))
+    out(['## Ours / Kamailio', '', ...ratioTable(results), '']);
+  out(['## Call setup, step by step (ours)', '']);
+  for (const r of results.filter((x) => x.system === 'ours' && x.breakdown && x.breakdown.calls > 0)) {
+    out([...breakdownTable(r), '']);
+  }
+  for (const r of results.filter((x) => x.profile)) out([...profileTable(r), '']);
+  const { lines: costLines, costs } = costTable(results);
+  out(['## Cost per million call setups (AWS, both systems)', '', ...costLines, '', ...priceLines(), '']);
+  out(['## Operations per call (ours, the step each cost row is taken from)', '']);
+  for (const n of opts.sizes) {
+    const s = costStep(results, n);
+    if (s) out([...operationsTable(s), '']);
+  }
+  const g = goals(results);
+  out(['## Goals (for later)', '', ...g.map((x) => `- ${x.text}: **${x.status}** (${x.detail})`), '']);
+  if (opts.save) {
+    const stamp = env.date.slice(0, 19).replace(/:/g, '-');
+    const files = writeResults(stamp, { env, options: opts, results, costs, goals: g }, md);
+    log(`written: ${files.json}, ${files.md}`);
+  }
+  log(`total time ${elapsed()}`);
+};
+
+main()
+  .then(() => {
+    cleanup();
+    process.exit(0);
+  })
+  .catch((e: unknown) => {
+    console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+    cleanup();
+    process.exit(1);
+  });
