@@ -108,7 +108,7 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   // groupsOfUser, affiliationsOfUser (byUser), putAffiliation, deleteAffiliation
   affiliation: access([QUERY, PUT, DELETE], ['byUser']),
   // groupsOfUser, affiliationsOfUser (byUser), getUser, getGroup, getMarker, getTemporaryGroup,
-  // getAgreement, listRegistrations, recordNonce, claimSipCallId, createCall, claimDecision,
+  // getAgreement, getCallPass, listRegistrations, recordNonce, claimSipCallId, createCall, claimDecision,
   // setStatus, listLegs; starts and stops workflow executions; cancels and ends legs at the edge
   'call-routing': access(
     [GET, QUERY, PUT, UPDATE],
