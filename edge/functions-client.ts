@@ -153,6 +153,9 @@ export const createSigningFetch = (signer: RequestSigner, origin: string, inner:
   };
 };
 
+/** INVITEs asked about in one `POST /edge/calls` at most (the function accepts 100). */
+export const MAX_ROUTE_BATCH = 50;
+
 export class FunctionsError extends Error {
   override name = 'FunctionsError';
   constructor(
@@ -199,6 +202,42 @@ export const createFunctionsClient = (opts: FunctionsClientOptions) => {
   }
   const doFetch = opts.fetch ?? fetch;
   const timeoutMs = opts.timeoutMs ?? 5000;
+  /** routeCall requests waiting for the end of the current turn (see routeCall). */
+  interface PendingRoute {
+    json: Record<string, unknown>;
+    resolve: (r: CallRoute) => void;
+    reject: (e: unknown) => void;
+  }
+  const routeQueue: PendingRoute[] = [];
+  let routeFlushScheduled = false;
+  const routeOne = (p: PendingRoute) =>
+    request<CallRoute>('POST', '/edge/calls', { json: p.json }).then(p.resolve, p.reject);
+  const flushRoutes = () => {
+    routeFlushScheduled = false;
+    while (routeQueue.length > 0) {
+      const batch = routeQueue.splice(0, MAX_ROUTE_BATCH);
+      if (batch.length === 1) {
+        void routeOne(batch[0] as PendingRoute);
+        continue;
+      }
+      void request<{ routes: CallRoute[] }>('POST', '/edge/calls', {
+        json: { calls: batch.map((p) => p.json) },
+      }).then(
+        (out) =>
+          batch.forEach((p, i) => {
+            const route = out.routes?.[i];
+            if (route) p.resolve(route);
+            else p.reject(new FunctionsError('no route in the batch answer', 502, out));
+          }),
+        (e: unknown) => {
+          // One request the function refused (400) must not fail the others: ask one by one.
+          if (e instanceof FunctionsError && e.status === 400) for (const p of batch) void routeOne(p);
+          else for (const p of batch) p.reject(e);
+        },
+      );
+    }
+  };
+
   const request = async <T>(
     method: 'GET' | 'POST',
     path: string,
@@ -267,8 +306,9 @@ export const createFunctionsClient = (opts: FunctionsClientOptions) => {
       return request<{ mcpttId: string; bindings: Binding[] }>('GET', `/edge/registrations/${enc(mcpttId)}`);
     },
     /**
-     * Where an INVITE goes (functions/call-routing). `edgeUrl`: this edge's own control API, where the
-     * functions send every later operation of a call it holds (its final response, its member legs).
+     * Where an INVITE goes (functions/call-routing). INVITEs that arrive in the same turn of the event
+     * loop (the legs of a group call reaching a partner's edge together) are asked about in one request
+     * (`{ calls: [...] }`, at most {@link MAX_ROUTE_BATCH}); a lone INVITE in a request of its own.
      */
     routeCall(
       caller: string,
@@ -276,15 +316,23 @@ export const createFunctionsClient = (opts: FunctionsClientOptions) => {
       callId: string,
       partnerLeg?: { headers: Record<string, string>; tgi: string },
       edgeUrl?: string,
-    ) {
-      return request<CallRoute>('POST', '/edge/calls', {
-        json: {
-          caller,
-          target,
-          callId,
-          ...(partnerLeg ? { partnerLeg } : {}),
-          ...(edgeUrl ? { edgeUrl } : {}),
-        },
+    ): Promise<CallRoute> {
+      return new Promise<CallRoute>((resolve, reject) => {
+        routeQueue.push({
+          json: {
+            caller,
+            target,
+            callId,
+            ...(partnerLeg ? { partnerLeg } : {}),
+            ...(edgeUrl ? { edgeUrl } : {}),
+          },
+          resolve,
+          reject,
+        });
+        if (!routeFlushScheduled) {
+          routeFlushScheduled = true;
+          setImmediate(flushRoutes);
+        }
       });
     },
     /** The caller cancelled a held group call INVITE (RFC 3261 §9.2). */

@@ -4,7 +4,7 @@ import { edgeControlBaseUrl, MAX_EDGE_URL_LENGTH } from '#adapters/edge-control-
 import { domainOf, tryNormalizeSipUri } from '#core/ids.ts';
 import { type AppDeps, depsFromEnv } from '../shared/deps.ts';
 import { httpFunction, once } from '../shared/http-function.ts';
-import { addLogContext } from '../shared/logger.ts';
+import { addLogContext, withLogContext } from '../shared/logger.ts';
 import { authorizePartnerLeg } from './authorize-partner-leg.ts';
 import { callableGroup } from './callable-group.ts';
 import { cancelGroupCall } from './cancel-group-call.ts';
@@ -53,6 +53,78 @@ const storeView = (deps: AppDeps) => ({
   affiliationsOfUser: (id: string) => deps.store.affiliationsOfUser(id),
 });
 
+/** Where one INVITE goes: a partner leg, a group call, or a user (functions/call-routing). */
+const routeOne = async (input: z.infer<typeof CallRequest>, deps: AppDeps): Promise<unknown> => {
+  const target = tryNormalizeSipUri(input.target);
+  const caller = tryNormalizeSipUri(input.caller, deps.system);
+  addLogContext({
+    sipCallId: input.callId,
+    target: target ?? input.target,
+    caller: caller ?? input.caller,
+  });
+  if (!target || !caller) {
+    return { action: 'reject', status: 404, reason: 'Not Found' };
+  }
+  if (domainOf(target) !== deps.system) {
+    return {
+      action: 'reject',
+      status: 404,
+      reason: 'Not Found',
+      warning: `not served by ${deps.system}`,
+    };
+  }
+  if (input.partnerLeg) {
+    addLogContext({ tgi: input.partnerLeg.tgi, partner: domainOf(caller) });
+    return authorizePartnerLeg({ target, ...input.partnerLeg }, deps);
+  }
+  // A call to one of our temporary groups starts the call setup workflow (TS 23.379).
+  if (
+    deps.callSetup &&
+    deps.calls &&
+    deps.workflow &&
+    (await callableGroup(deps.store, target, deps.now()))
+  ) {
+    const { workflow, calls, callSetup } = deps;
+    addLogContext({ tgi: target });
+    const route = await startGroupCall(
+      {
+        caller,
+        tgi: target,
+        sipCallId: input.callId,
+        ...(input.edgeUrl ? { edgeUrl: input.edgeUrl } : {}),
+      },
+      {
+        store: {
+          ...storeView(deps),
+          getTemporaryGroup: (tgi, now) => callableGroup(deps.store, tgi, now),
+        },
+        calls,
+        startExecution: (name, execInput) =>
+          workflow.startExecution(callSetup.stateMachineArn, name, execInput),
+        now: deps.now,
+        holdTimeoutMs: callSetup.holdTimeoutMs,
+        metrics: deps.metrics,
+      },
+    );
+    if (route.action === 'hold') addLogContext({ callId: route.heldId });
+    return route;
+  }
+  return routeCall({ caller, target }, deps);
+};
+
+/** Whether a request body is a batch (`{ "calls": … }`); its validation names the fields either way. */
+const isBatch = (raw: string): boolean => {
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    return typeof parsed === 'object' && parsed !== null && 'calls' in parsed;
+  } catch {
+    return false;
+  }
+};
+
+/** The INVITEs an edge received in the same turn, asked about together (edge/functions-client.ts). */
+const CallBatch = z.strictObject({ calls: z.array(CallRequest).min(1).max(100) });
+
 export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromEnv())) =>
   httpFunction<AppDeps>(
     {
@@ -84,66 +156,13 @@ export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromE
           }),
         };
       },
-      'POST /edge/calls': async ({ body, deps }) => {
-        const input = body(CallRequest);
-        const target = tryNormalizeSipUri(input.target);
-        const caller = tryNormalizeSipUri(input.caller, deps.system);
-        addLogContext({
-          sipCallId: input.callId,
-          target: target ?? input.target,
-          caller: caller ?? input.caller,
-        });
-        if (!target || !caller) {
-          return { status: 200, body: { action: 'reject', status: 404, reason: 'Not Found' } };
-        }
-        if (domainOf(target) !== deps.system) {
-          return {
-            status: 200,
-            body: {
-              action: 'reject',
-              status: 404,
-              reason: 'Not Found',
-              warning: `not served by ${deps.system}`,
-            },
-          };
-        }
-        if (input.partnerLeg) {
-          addLogContext({ tgi: input.partnerLeg.tgi, partner: domainOf(caller) });
-          return { status: 200, body: await authorizePartnerLeg({ target, ...input.partnerLeg }, deps) };
-        }
-        // A call to one of our temporary groups starts the call setup workflow (TS 23.379).
-        if (
-          deps.callSetup &&
-          deps.calls &&
-          deps.workflow &&
-          (await callableGroup(deps.store, target, deps.now()))
-        ) {
-          const { workflow, calls, callSetup } = deps;
-          addLogContext({ tgi: target });
-          const route = await startGroupCall(
-            {
-              caller,
-              tgi: target,
-              sipCallId: input.callId,
-              ...(input.edgeUrl ? { edgeUrl: input.edgeUrl } : {}),
-            },
-            {
-              store: {
-                ...storeView(deps),
-                getTemporaryGroup: (tgi, now) => callableGroup(deps.store, tgi, now),
-              },
-              calls,
-              startExecution: (name, execInput) =>
-                workflow.startExecution(callSetup.stateMachineArn, name, execInput),
-              now: deps.now,
-              holdTimeoutMs: callSetup.holdTimeoutMs,
-              metrics: deps.metrics,
-            },
-          );
-          if (route.action === 'hold') addLogContext({ callId: route.heldId });
-          return { status: 200, body: route };
-        }
-        return { status: 200, body: await routeCall({ caller, target }, deps) };
+      'POST /edge/calls': async ({ body, rawBody, deps }) => {
+        if (!isBatch(rawBody())) return { status: 200, body: await routeOne(body(CallRequest), deps) };
+        const input = body(CallBatch);
+        // The INVITEs the edge received together (a group call's legs at a partner): each in its own
+        // log context, all at once.
+        const routes = await Promise.all(input.calls.map((c) => withLogContext({}, () => routeOne(c, deps))));
+        return { status: 200, body: { routes } };
       },
     },
     deps,

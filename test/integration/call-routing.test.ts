@@ -114,4 +114,46 @@ describe('Function: call-routing (POST /edge/calls)', () => {
       expect(JSON.stringify(res.body), String(bad)).toContain('edgeUrl');
     }
   });
+
+  it('answers a batch of INVITEs (`{ calls }`) with one route each, in order; a malformed item: 400', async () => {
+    await call(primary, 'POST', '/edge/registrations', {
+      headers: edge,
+      body: { mcpttId: 'bob', contact: 'sip:bob@127.0.0.1:7778', expires: 60 },
+    });
+    const item = (target: string, callId: string) => ({
+      caller: 'sip:alice@primary.example',
+      target,
+      callId,
+    });
+    const res = await call<{ routes: unknown[] }>(primary, 'POST', '/edge/calls', {
+      headers: edge,
+      body: {
+        calls: [
+          item('sip:bob@primary.example', 'b1'),
+          item('sip:nobody@primary.example', 'b2'),
+          item('sip:x@elsewhere.example', 'b3'),
+        ],
+      },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.routes).toHaveLength(3);
+    expect(res.body.routes[0]).toMatchObject({
+      action: 'relay',
+      targets: expect.arrayContaining([{ contact: 'sip:bob@127.0.0.1:7778' }]),
+    });
+    expect(res.body.routes[1]).toMatchObject({ action: 'reject', status: 404 });
+    expect(res.body.routes[2]).toMatchObject({
+      action: 'reject',
+      status: 404,
+      warning: 'not served by primary.example',
+    });
+    const bad = await call(primary, 'POST', '/edge/calls', {
+      headers: edge,
+      body: { calls: [item('sip:bob@primary.example', 'b4'), { caller: 'sip:alice@primary.example' }] },
+    });
+    expect(bad.status).toBe(400);
+    expect((await call(primary, 'POST', '/edge/calls', { headers: edge, body: { calls: [] } })).status).toBe(
+      400,
+    );
+  });
 });
