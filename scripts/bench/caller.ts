@@ -95,11 +95,16 @@ export class Caller {
     this.socket.on('message', (buf) => this.receive(buf));
   }
 
+  private closed = false;
+
   close(): void {
+    this.closed = true;
     this.socket.close();
   }
 
+  /** Sends one datagram; after close() (a late retransmission timer) nothing is sent. */
   private send(bytes: Buffer, to = this.o.target): void {
+    if (this.closed) return;
     this.socket.send(bytes, to.port, to.host);
   }
 
