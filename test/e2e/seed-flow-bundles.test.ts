@@ -23,8 +23,9 @@ import { type LocalSystems, startLocalSystems } from '#local/systems.ts';
 import type { FunctionName } from '../../lib/routes.ts';
 import { parseMultipart } from '../../sip/message/multipart.ts';
 import type { SipResponse } from '../../sip/message/types.ts';
-import { call, demoConfig, freePort, login } from '../support/local-systems.ts';
-import { SipUa } from '../support/sip-ua.ts';
+import { demoConfig } from '../support/local-systems.ts';
+import { regroupSeed, SeedUas } from '../support/seed-scenario.ts';
+import type { SipUa } from '../support/sip-ua.ts';
 
 const run = promisify(execFile);
 
@@ -45,21 +46,12 @@ describe('Feature: the seed flow on the deployed bundles', () => {
   let tmp: string | undefined;
   let local: LocalSystems;
   const output: FunctionOutput[] = [];
-  const uas: SipUa[] = [];
+  const uas = new SeedUas(() => local);
   let alice: SipUa;
   let dispatcher: SipUa;
   let carol: SipUa;
   let dave: SipUa;
 
-  const ua = async (user: string, domain: string) => {
-    const u = await SipUa.start({ user, password: `${user}-pass`, domain, edge: local.get(domain).edge });
-    uas.push(u);
-    return u;
-  };
-  const online = async (u: SipUa, groups: string[]) => {
-    expect((await u.request(u.register({ expires: 600 }))).response.status).toBe(200);
-    expect((await u.request(u.publish({ groups }))).response.status).toBe(200);
-  };
   /** The EMF lines the bundles of `system` printed. */
   const emf = (system: string): Emf[] =>
     output
@@ -74,11 +66,10 @@ describe('Feature: the seed flow on the deployed bundles', () => {
       bundlesDir = tmp;
       await synthesize(tmp);
     }
-    // Free ports for the edge control APIs too (by default the HTTP port + 1, which may be taken); a
-    // port taken between its choice and its use (parallel test files) gets new ports.
+    // Free ports (the edge control APIs' too: demoConfig); a port taken between its choice and its
+    // use (parallel test files) gets new ports.
     for (let attempt = 1; ; attempt++) {
       const config = await demoConfig();
-      for (const s of config.systems) s.sip.controlPort = await freePort();
       try {
         local = await startLocalSystems(config, {
           bundles: bundlesDir,
@@ -90,21 +81,8 @@ describe('Feature: the seed flow on the deployed bundles', () => {
         if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 3) throw e;
       }
     }
-    alice = await ua('alice', 'primary.example');
-    dispatcher = await ua('dispatcher', 'primary.example');
-    carol = await ua('carol', 'partner.example');
-    dave = await ua('dave', 'partner.example');
-    await online(alice, ['sip:fire-1@primary.example']);
-    await online(dispatcher, ['sip:fire-1@primary.example']);
-    await online(carol, ['sip:ambulance-1@partner.example']);
-    await online(dave, ['sip:ambulance-2@partner.example']);
-    const primary = local.get('primary.example').url;
-    const token = await login(primary, 'dispatcher', 'dispatcher-pass');
-    const created = await call(primary, 'POST', '/regroups', {
-      token,
-      body: { constituents: ['fire-1', 'ambulance-1@partner.example'], name: 'seed' },
-    });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    ({ alice, dispatcher, carol, dave } = await uas.online('alice', 'dispatcher', 'carol', 'dave'));
+    await regroupSeed(local);
     // The primary's regroup notice comes from the regroups bundle: in AWS it would invoke the message
     // relay (MESSAGE_RELAY_FUNCTION); locally it is given the edge instead and calls it directly.
     const notice = await dispatcher.takeRequest('MESSAGE', undefined, 5_000);
@@ -115,7 +93,7 @@ describe('Feature: the seed flow on the deployed bundles', () => {
   }, 200_000);
 
   afterAll(async () => {
-    await Promise.allSettled(uas.map((u) => u.close()));
+    await uas.close();
     await local?.stop();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });

@@ -31,8 +31,9 @@ import { callIdOf, cseqOf, toTag } from '../../sip/message/accessors.ts';
 import { parseMultipart } from '../../sip/message/multipart.ts';
 import { serializeMessage } from '../../sip/message/serializer.ts';
 import type { SipRequest, SipResponse } from '../../sip/message/types.ts';
-import { call, demoConfig, login } from '../support/local-systems.ts';
-import { SipUa } from '../support/sip-ua.ts';
+import { demoConfig } from '../support/local-systems.ts';
+import { regroupSeed, SeedUas } from '../support/seed-scenario.ts';
+import type { SipUa } from '../support/sip-ua.ts';
 
 const TGI = 'sip:seed@primary.example';
 const PRIMARY = 'primary.example';
@@ -71,7 +72,7 @@ interface TaskAnswer {
 
 describe('Feature: duplicates never make a second call (issue 4 h: retransmitted INVITE, duplicated SQS message)', () => {
   let local: LocalSystems;
-  const uas: SipUa[] = [];
+  const uas = new SeedUas(() => local);
   let alice: SipUa;
   let dispatcher: SipUa;
   let carol: SipUa;
@@ -83,15 +84,6 @@ describe('Feature: duplicates never make a second call (issue 4 h: retransmitted
   let sfnSpy: MockInstance;
   let sqsSpy: MockInstance;
 
-  const ua = async (user: string, domain: string) => {
-    const u = await SipUa.start({ user, password: `${user}-pass`, domain, edge: local.get(domain).edge });
-    uas.push(u);
-    return u;
-  };
-  const online = async (u: SipUa, groups: string[]) => {
-    expect((await u.request(u.register({ expires: 600 }))).response.status).toBe(200);
-    expect((await u.request(u.publish({ groups }))).response.status).toBe(200);
-  };
   const requestsTo = (system: string, method: string, path: string) =>
     http.filter((r) => r.system === system && r.method === method && r.path === path);
 
@@ -206,22 +198,8 @@ describe('Feature: duplicates never make a second call (issue 4 h: retransmitted
     createSpy = vi.spyOn(calls, 'createCall');
     sfnSpy = vi.spyOn(SFNClient.prototype, 'send');
     sqsSpy = vi.spyOn(SQSClient.prototype, 'send');
-
-    alice = await ua('alice', PRIMARY);
-    dispatcher = await ua('dispatcher', PRIMARY);
-    carol = await ua('carol', PARTNER);
-    dave = await ua('dave', PARTNER);
-    await online(alice, ['sip:fire-1@primary.example']);
-    await online(dispatcher, ['sip:fire-1@primary.example']);
-    await online(carol, ['sip:ambulance-1@partner.example']);
-    await online(dave, ['sip:ambulance-2@partner.example']);
-    const primary = local.get(PRIMARY).url;
-    const token = await login(primary, 'dispatcher', 'dispatcher-pass');
-    const created = await call(primary, 'POST', '/regroups', {
-      token,
-      body: { constituents: ['fire-1', 'ambulance-1@partner.example'], name: 'seed' },
-    });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    ({ alice, dispatcher, carol, dave } = await uas.online('alice', 'dispatcher', 'carol', 'dave'));
+    await regroupSeed(local);
   }, 60_000);
 
   beforeEach(async () => {
@@ -239,7 +217,7 @@ describe('Feature: duplicates never make a second call (issue 4 h: retransmitted
 
   afterAll(async () => {
     vi.restoreAllMocks();
-    await Promise.allSettled(uas.map((u) => u.close()));
+    await uas.close();
     await local?.stop();
   });
 

@@ -14,8 +14,9 @@ import { type LocalSystems, startLocalSystems } from '#local/systems.ts';
 import { callIdOf } from '../../sip/message/accessors.ts';
 import { parseMultipart } from '../../sip/message/multipart.ts';
 import type { SipResponse } from '../../sip/message/types.ts';
-import { call, demoConfig, freePort, login } from '../support/local-systems.ts';
-import { SipUa } from '../support/sip-ua.ts';
+import { demoConfig, freePort } from '../support/local-systems.ts';
+import { regroupSeed, SeedUas } from '../support/seed-scenario.ts';
+import type { SipUa } from '../support/sip-ua.ts';
 
 const TGI = 'sip:seed@primary.example';
 
@@ -32,42 +33,21 @@ const resultOf = (final: SipResponse): CallSetupResult => {
 describe("Feature: a group call's edge operations go to the edge that holds it, not to the default edge", () => {
   let local: LocalSystems;
   let deadDefault: string;
-  const uas: SipUa[] = [];
+  const uas = new SeedUas(() => local);
   let alice: SipUa;
   let dispatcher: SipUa;
   let carol: SipUa;
-
-  const ua = async (user: string, domain: string) => {
-    const u = await SipUa.start({ user, password: `${user}-pass`, domain, edge: local.get(domain).edge });
-    uas.push(u);
-    return u;
-  };
-  const online = async (u: SipUa, groups: string[]) => {
-    expect((await u.request(u.register({ expires: 600 }))).response.status).toBe(200);
-    expect((await u.request(u.publish({ groups }))).response.status).toBe(200);
-  };
 
   beforeAll(async () => {
     // A loopback port nobody listens on: every request to it is refused.
     deadDefault = `http://127.0.0.1:${await freePort()}`;
     local = await startLocalSystems(await demoConfig(), { defaultEdgeControlUrl: deadDefault });
-    alice = await ua('alice', 'primary.example');
-    dispatcher = await ua('dispatcher', 'primary.example');
-    carol = await ua('carol', 'partner.example');
-    await online(alice, ['sip:fire-1@primary.example']);
-    await online(dispatcher, ['sip:fire-1@primary.example']);
-    await online(carol, ['sip:ambulance-1@partner.example']);
-    const primary = local.get('primary.example').url;
-    const token = await login(primary, 'dispatcher', 'dispatcher-pass');
+    ({ alice, dispatcher, carol } = await uas.online('alice', 'dispatcher', 'carol'));
     // The regroup notices go to the default edge (dead here): best effort, the regroup stands.
-    const created = await call(primary, 'POST', '/regroups', {
-      token,
-      body: { constituents: ['fire-1', 'ambulance-1@partner.example'], name: 'seed' },
-    });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    await regroupSeed(local);
   }, 60_000);
   afterAll(async () => {
-    await Promise.allSettled(uas.map((u) => u.close()));
+    await uas.close();
     await local?.stop();
   });
 

@@ -20,8 +20,9 @@ import type { LocalSystems } from '#local/systems.ts';
 import { callIdOf } from '../../sip/message/accessors.ts';
 import { parseMultipart } from '../../sip/message/multipart.ts';
 import type { SipResponse } from '../../sip/message/types.ts';
-import { call, demoConfig, login, startDemo } from '../support/local-systems.ts';
-import { SipUa } from '../support/sip-ua.ts';
+import { demoConfig, startDemo } from '../support/local-systems.ts';
+import { regroupSeed, SeedUas } from '../support/seed-scenario.ts';
+import type { SipUa } from '../support/sip-ua.ts';
 
 const TGI = 'sip:seed@primary.example';
 
@@ -47,43 +48,17 @@ const groupOf = (json: LocalConfig, domain: string, groupId: string): Group => {
  */
 const useSeed = (edit?: (json: LocalConfig) => void): Seed => {
   const seed = {} as Seed;
-  const uas: SipUa[] = [];
-  const ua = async (user: string, domain: string) => {
-    const u = await SipUa.start({
-      user,
-      password: `${user}-pass`,
-      domain,
-      edge: seed.local.get(domain).edge,
-    });
-    uas.push(u);
-    return u;
-  };
-  const online = async (u: SipUa, groups: string[]) => {
-    expect((await u.request(u.register({ expires: 600 }))).response.status).toBe(200);
-    expect((await u.request(u.publish({ groups }))).response.status).toBe(200);
-  };
-
+  const uas = new SeedUas(() => seed.local);
   beforeAll(async () => {
     seed.local = await startDemo({ config: await demoConfig(edit) });
-    seed.alice = await ua('alice', 'primary.example');
-    seed.dispatcher = await ua('dispatcher', 'primary.example');
-    seed.carol = await ua('carol', 'partner.example');
-    await online(seed.alice, ['sip:fire-1@primary.example']);
-    await online(seed.dispatcher, ['sip:fire-1@primary.example']);
-    await online(seed.carol, ['sip:ambulance-1@partner.example']);
-    const primary = seed.local.get('primary.example').url;
-    const token = await login(primary, 'dispatcher', 'dispatcher-pass');
-    const created = await call(primary, 'POST', '/regroups', {
-      token,
-      body: { constituents: ['fire-1', 'ambulance-1@partner.example'], name: 'seed' },
-    });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    Object.assign(seed, await uas.online('alice', 'dispatcher', 'carol'));
+    await regroupSeed(seed.local);
     // The regroup notices (SIP MESSAGE) reached the affiliated members.
     await seed.dispatcher.drain(300);
     await seed.carol.drain(50);
   }, 60_000);
   afterAll(async () => {
-    await Promise.allSettled(uas.map((u) => u.close()));
+    await uas.close();
     await seed.local?.stop();
   });
   return seed;

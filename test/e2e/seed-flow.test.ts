@@ -11,50 +11,28 @@ import type { LocalSystems } from '#local/systems.ts';
 import { callIdOf } from '../../sip/message/accessors.ts';
 import { parseMultipart } from '../../sip/message/multipart.ts';
 import type { SipResponse } from '../../sip/message/types.ts';
-import { call, login, startDemo } from '../support/local-systems.ts';
-import { SipUa } from '../support/sip-ua.ts';
+import { startDemo } from '../support/local-systems.ts';
+import { regroupSeed, SeedUas } from '../support/seed-scenario.ts';
+import type { SipUa } from '../support/sip-ua.ts';
 
 describe('Feature: group call on a temporary group across two systems (seed flow)', () => {
   let local: LocalSystems;
-  const uas: SipUa[] = [];
+  const uas = new SeedUas(() => local);
   let alice: SipUa;
   let dispatcher: SipUa;
   let carol: SipUa;
   let dave: SipUa;
 
-  const ua = async (user: string, domain: string) => {
-    const u = await SipUa.start({ user, password: `${user}-pass`, domain, edge: local.get(domain).edge });
-    uas.push(u);
-    return u;
-  };
-  const online = async (u: SipUa, groups: string[]) => {
-    expect((await u.request(u.register({ expires: 600 }))).response.status).toBe(200);
-    expect((await u.request(u.publish({ groups }))).response.status).toBe(200);
-  };
-
   beforeAll(async () => {
     local = await startDemo();
-    alice = await ua('alice', 'primary.example');
-    dispatcher = await ua('dispatcher', 'primary.example');
-    carol = await ua('carol', 'partner.example');
-    dave = await ua('dave', 'partner.example');
-    await online(alice, ['sip:fire-1@primary.example']);
-    await online(dispatcher, ['sip:fire-1@primary.example']);
-    await online(carol, ['sip:ambulance-1@partner.example']);
-    await online(dave, ['sip:ambulance-2@partner.example']);
-    const primary = local.get('primary.example').url;
-    const token = await login(primary, 'dispatcher', 'dispatcher-pass');
-    const created = await call(primary, 'POST', '/regroups', {
-      token,
-      body: { constituents: ['fire-1', 'ambulance-1@partner.example'], name: 'seed' },
-    });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    ({ alice, dispatcher, carol, dave } = await uas.online('alice', 'dispatcher', 'carol', 'dave'));
+    await regroupSeed(local);
     // The regroup notices (SIP MESSAGE) reached the affiliated members; answered by the UAs.
     await dispatcher.drain(300);
     await carol.drain(50);
   }, 60_000);
   afterAll(async () => {
-    await Promise.allSettled(uas.map((u) => u.close()));
+    await uas.close();
     await local?.stop();
   });
 
@@ -116,7 +94,7 @@ describe('Feature: group call on a temporary group across two systems (seed flow
   }, 30_000);
 
   it('e. a caller who is not affiliated gets 403 Warning 120; an unknown TGI gets 404', async () => {
-    const bob = await ua('bob', 'primary.example');
+    const bob = await uas.start('bob', 'primary.example');
     // bob is a member of police-1, not of a constituent: 403 Warning 116.
     const notMember = await bob.request(bob.invite('sip:seed@primary.example'));
     expect(notMember.response.status).toBe(403);
