@@ -10,6 +10,7 @@ import type { EdgeControl } from '#adapters/edge-control-client.ts';
 import type { MetricsSink } from '#adapters/metrics.ts';
 import type { WorkflowClient } from '#adapters/workflow-client.ts';
 import { logger } from '../shared/logger.ts';
+import { endMemberLegs, isLive } from '../workflow/end-member-legs.ts';
 
 export const cancelGroupCall = async (
   callId: string,
@@ -31,15 +32,8 @@ export const cancelGroupCall = async (
     .catch((e: unknown) => {
       logger.warn('stop of the call setup execution failed', { callId, reason: (e as Error).message });
     });
-  const legs = (await deps.calls.listLegs(callId)).filter(
-    (l) => l.state === 'pending' || l.state === 'accepted',
-  );
+  const legs = (await deps.calls.listLegs(callId)).filter(isLive);
   if (legs.length === 0) return { cancelled: true };
-  const edge = deps.edgeFor((await deps.calls.getCall(callId))?.edgeUrl);
-  await Promise.allSettled(
-    legs.map((l) =>
-      l.state === 'pending' ? edge?.cancelLeg(callId, l.legId) : edge?.byeLeg(callId, l.legId),
-    ),
-  );
+  await endMemberLegs(callId, legs, deps.edgeFor((await deps.calls.getCall(callId))?.edgeUrl));
   return { cancelled: true };
 };

@@ -7,6 +7,7 @@
 import type { CallStore } from '#adapters/dynamo/call-store.ts';
 import type { EdgeControl } from '#adapters/edge-control-client.ts';
 import { logger } from '../shared/logger.ts';
+import { endMemberLegs, isLive } from '../workflow/end-member-legs.ts';
 
 export const releaseGroupCall = async (
   callId: string,
@@ -17,22 +18,16 @@ export const releaseGroupCall = async (
   },
 ): Promise<{ released: boolean; byes: number; cancels: number }> => {
   if (!(await deps.calls.markReleased(callId))) return { released: false, byes: 0, cancels: 0 };
-  const legs = await deps.calls.listLegs(callId);
-  const answered = legs.filter((l) => l.state === 'accepted');
-  const ringing = legs.filter((l) => l.state === 'pending');
-  if (answered.length + ringing.length === 0) return { released: true, byes: 0, cancels: 0 };
+  const legs = (await deps.calls.listLegs(callId)).filter(isLive);
+  if (legs.length === 0) return { released: true, byes: 0, cancels: 0 };
   const edge = deps.edgeFor((await deps.calls.getCall(callId))?.edgeUrl);
-  const results = await Promise.allSettled([
-    ...answered.map((l) => edge?.byeLeg(callId, l.legId)),
-    ...ringing.map((l) => edge?.cancelLeg(callId, l.legId)),
-  ]);
-  const failed = results.filter((r) => r.status === 'rejected');
-  if (failed.length > 0) {
+  const { byes, cancels, failures } = await endMemberLegs(callId, legs, edge);
+  if (failures.length > 0) {
     logger.warn('some member legs could not be released', {
       callId,
-      failed: failed.length,
-      reason: String((failed[0] as PromiseRejectedResult).reason),
+      failed: failures.length,
+      reason: String(failures[0]),
     });
   }
-  return { released: true, byes: answered.length, cancels: ringing.length };
+  return { released: true, byes, cancels };
 };

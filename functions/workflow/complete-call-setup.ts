@@ -47,6 +47,7 @@ import type { CallPolicy, EpochMs, SipUri, SystemDomain } from '#core/model.ts';
 import { mcpttWarning } from '#core/warning-codes.ts';
 import { buildMultipart, SDP_CONTENT_TYPE } from '../../sip/message/multipart.ts';
 import type { Interrogation } from './apply-commencement-policy.ts';
+import { endMemberLegs } from './end-member-legs.ts';
 
 /** The final response of the held INVITE (edge/control-api.ts `POST /v1/held/{heldId}/final`). */
 export interface HeldFinal {
@@ -235,17 +236,7 @@ export const completeCallSetup = async (
     // A member response arriving from now on must not complete anything.
     await deps.calls.claimDecision(callId);
   }
-  if (!established) {
-    await Promise.allSettled(
-      legs.flatMap((l) =>
-        l.state === 'pending'
-          ? [edge.cancelLeg(callId, l.legId)]
-          : l.state === 'accepted'
-            ? [edge.byeLeg(callId, l.legId)]
-            : [],
-      ),
-    );
-  }
+  if (!established) await endMemberLegs(callId, legs, edge);
   if (call) {
     await deps.calls.setStatus(callId, established ? 'established' : status === 200 ? 'cancelled' : 'failed');
   }
