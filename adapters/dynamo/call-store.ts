@@ -20,6 +20,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { LegCounts, LegState } from '#core/commencement-policy.ts';
+import { mapLimit } from '#core/map-limit.ts';
 import type { CallPolicy, EpochMs, SipUri, SystemDomain } from '#core/model.ts';
 import { ttlOf } from './keys.ts';
 
@@ -153,8 +154,8 @@ export class CallStore {
   }
 
   /**
-   * Stores pending legs (idempotent per leg) and adds them to the call's totals. The conditional puts
-   * go out {@link LEG_WRITE_CONCURRENCY} at a time: one round trip per batch of members, not per member.
+   * Stores pending legs (idempotent per leg) and adds them to the call's totals. At most
+   * {@link LEG_WRITE_CONCURRENCY} conditional puts are in flight at once.
    */
   async addLegs(callId: string, legs: Omit<LegRecord, 'callId' | 'state'>[]): Promise<number> {
     let added = 0;
@@ -181,9 +182,7 @@ export class CallStore {
         if (!isConditionFailure(e)) throw e;
       }
     };
-    for (let i = 0; i < legs.length; i += LEG_WRITE_CONCURRENCY) {
-      await Promise.all(legs.slice(i, i + LEG_WRITE_CONCURRENCY).map(put));
-    }
+    await mapLimit(legs, LEG_WRITE_CONCURRENCY, put);
     if (added > 0) {
       await this.doc.send(
         new UpdateCommand({
@@ -263,9 +262,7 @@ export class CallStore {
         if (!isConditionFailure(e)) throw e;
       }
     };
-    for (let i = 0; i < answers.length; i += LEG_WRITE_CONCURRENCY) {
-      await Promise.all(answers.slice(i, i + LEG_WRITE_CONCURRENCY).map(record));
-    }
+    await mapLimit(answers, LEG_WRITE_CONCURRENCY, record);
     if (counted.length === 0) return { counted: [], counters: { ...ZERO }, call: {} };
     const add: Record<string, number> = {};
     const bump = (k: string) => {

@@ -17,7 +17,7 @@ import { buildMcpttInfo } from '#core/mcptt-info.ts';
 import type { EpochMs, SipUri, SystemDomain } from '#core/model.ts';
 import { CALL_HEADER, legSignatureParts, TGI_HEADER } from '#core/partner-leg.ts';
 import { signRequest } from '#core/request-signing.ts';
-import { mapLimit } from '../shared/map-limit.ts';
+import { mapLimit } from '#core/map-limit.ts';
 import { recordLegOutcomes } from './member-response.ts';
 import type { ResolvedMember, ResolvedTemporaryGroup } from './resolve-temporary-group.ts';
 
