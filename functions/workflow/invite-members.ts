@@ -13,11 +13,11 @@ import type { Store } from '#adapters/dynamo/store.ts';
 import type { OriginateRequest } from '#adapters/edge-control-client.ts';
 import type { MetricsSink } from '#adapters/metrics.ts';
 import type { WorkflowClient } from '#adapters/workflow-client.ts';
+import { mapLimit } from '#core/map-limit.ts';
 import { buildMcpttInfo } from '#core/mcptt-info.ts';
 import type { EpochMs, SipUri, SystemDomain } from '#core/model.ts';
 import { CALL_HEADER, legSignatureParts, TGI_HEADER } from '#core/partner-leg.ts';
 import { signRequest } from '#core/request-signing.ts';
-import { mapLimit } from '#core/map-limit.ts';
 import { recordLegOutcomes } from './member-response.ts';
 import type { ResolvedMember, ResolvedTemporaryGroup } from './resolve-temporary-group.ts';
 
