@@ -116,8 +116,9 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     ['states:StartExecution', 'states:StopExecution'],
     true,
   ),
-  // recordResponse, claimDecision; completes the AwaitResponses wait (success only)
-  'member-response': access([UPDATE], [], ['states:SendTaskSuccess']),
+  // recordResponses (an update; a read when a leg is unknown), claimDecision; completes the
+  // AwaitResponses wait (success only)
+  'member-response': access([GET, UPDATE], [], ['states:SendTaskSuccess']),
   // listMembers, affiliationsToGroup, getTemporaryGroup, getGroup, getMarker, getAgreement,
   // listRegistrations, addLegs, setTaskToken, recordResponse, getCall, listLegs, claimDecision,
   // setStatus; completes the wait itself (success only) when unsent legs decide the call; originates

@@ -508,7 +508,7 @@ const runOurs = async (all: BenchPlan, pool: IpcPeer): Promise<void> => {
     } finally {
       await server.request('stop', {}, 30_000).catch(() => undefined);
       await stopChild(serverChild);
-      await pool.request('forget');
+      await pool.request('forget').catch(() => undefined);
     }
   }
 };

@@ -3,20 +3,28 @@
  *
  * | item | pk | sk |
  * |---|---|---|
- * | call | CALL#<callId> | META (counters: total, required, accepted, requiredAccepted, lost, requiredLost) |
- * | leg  | CALL#<callId> | LEG#<legId> (state pending → accepted / declined / failed, once) |
+ * | call | CALL#<callId> | META: the call; `legs` (legId → 1 required / 0 not), `answers` (legId → first answer) |
+ * | leg sheet | CALL#<callId> | LEGS#<nnnn>: up to {@link LEGS_PER_SHEET} legs' member and system |
  * | SIP Call-ID claim | SIPCALL#<sip Call-ID> | META (→ callId; a retransmitted INVITE finds it) |
  *
- * A member's response moves its leg out of `pending` with a conditional write, so a duplicated or
- * retransmitted response counts once; only that first write adds to the call's counters (ADD, atomic).
+ * Why this shape (decision 0015): a call's writes do not grow with its members one request each.
+ * Its legs are stored in sheets of {@link LEGS_PER_SHEET} (one conditional put each), and a batch of
+ * answers is ONE update of the call item: each answer is set with `if_not_exists`, so the first answer
+ * of a leg is the one kept and a duplicated or retransmitted answer changes nothing, and the condition
+ * `attribute_exists(legs.<leg>)` refuses answers for legs the call does not have. The counters are not
+ * stored: they are counted from `legs` and `answers`, which the same update returns (ALL_NEW), so they
+ * can never disagree with the answers. Each write tags its answers with a token of its own, so it knows
+ * which answers it added (`counted`) and a duplicate counts once.
  * The call's `decided` flag is set by one conditional write: exactly one caller wins it.
  */
+import { randomBytes } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
+  type QueryCommandOutput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { LegCounts, LegState } from '#core/commencement-policy.ts';
@@ -45,6 +53,7 @@ export interface CallRecord {
    * itself when it asked where the INVITE goes); absent: the system's default edge (EDGE_CONTROL_URL).
    */
   edgeUrl?: string;
+  /** Counted from the call's legs and answers when read (never stored). */
   counters: Omit<LegCounts, 'pending' | 'requiredPending'>;
 }
 
@@ -59,8 +68,15 @@ export interface LegRecord {
   reason?: string;
 }
 
-/** Leg writes in flight at once (DynamoDB takes them in parallel; the SDK's socket pool is 50). */
-export const LEG_WRITE_CONCURRENCY = 25;
+/** Legs per sheet item (about 100 bytes a leg: a sheet stays near 10 KB, far below 400 KB). */
+export const LEGS_PER_SHEET = 100;
+/**
+ * Answers per update of the call item: each costs about 45 characters of update expression and 30 of
+ * condition, and DynamoDB allows 4 KB per expression.
+ */
+export const ANSWERS_PER_UPDATE = 40;
+/** Sheet writes in flight at once. */
+const SHEET_WRITE_CONCURRENCY = 10;
 
 /** One leg's final answer. */
 export interface LegAnswer {
@@ -77,8 +93,50 @@ export interface RecordedResponse {
   call: Pick<CallRecord, 'policy' | 'taskToken' | 'decided'>;
 }
 
+/** An answer as stored in the call item's `answers` map (`w`: the token of the write that set it). */
+interface StoredAnswer {
+  s: Exclude<LegState, 'pending'>;
+  c: number;
+  r?: string;
+  w: string;
+}
+
+interface CallItem {
+  legs?: Record<string, number>;
+  answers?: Record<string, StoredAnswer>;
+  [k: string]: unknown;
+}
+
 const ZERO = { total: 0, required: 0, accepted: 0, requiredAccepted: 0, lost: 0, requiredLost: 0 };
 const RETENTION_MS = 7 * 24 * 3600_000;
+const sheetKey = (n: number) => `LEGS#${String(n).padStart(4, '0')}`;
+
+/** The counters of a call item: its legs, and the first answer of each. */
+const countersOf = (item: CallItem): CallRecord['counters'] => {
+  const c = { ...ZERO };
+  const legs = item.legs ?? {};
+  for (const flag of Object.values(legs)) {
+    c.total++;
+    if (flag === 1) c.required++;
+  }
+  for (const [legId, a] of Object.entries(item.answers ?? {})) {
+    const flag = legs[legId];
+    if (flag === undefined) continue;
+    const accepted = a.s === 'accepted';
+    if (accepted) c.accepted++;
+    else c.lost++;
+    if (flag === 1) {
+      if (accepted) c.requiredAccepted++;
+      else c.requiredLost++;
+    }
+  }
+  return c;
+};
+
+const callOf = (item: CallItem): CallRecord => {
+  const { pk: _pk, sk: _sk, type: _t, ttl: _ttl, legs: _l, answers: _a, ...call } = item;
+  return { ...(call as Omit<CallRecord, 'counters'>), counters: countersOf(item) };
+};
 
 export class CallStore {
   constructor(
@@ -132,7 +190,7 @@ export class CallStore {
           sk: 'META',
           type: 'call',
           ...call,
-          counters: ZERO,
+          answers: {},
           ttl: ttlOf(call.createdAt + RETENTION_MS),
         },
         ConditionExpression: 'attribute_not_exists(pk)',
@@ -140,6 +198,7 @@ export class CallStore {
     );
   }
 
+  /** The call, with its counters (one read of the call item). */
   async getCall(callId: string): Promise<CallRecord | undefined> {
     const out = await this.doc.send(
       new GetCommand({
@@ -148,65 +207,101 @@ export class CallStore {
         ConsistentRead: true,
       }),
     );
-    if (!out.Item) return undefined;
-    const { pk: _pk, sk: _sk, type: _t, ttl: _ttl, ...call } = out.Item;
-    return call as CallRecord;
+    return out.Item ? callOf(out.Item as CallItem) : undefined;
+  }
+
+  /** The call and its legs, each in the state of its first answer (one query of the call's items). */
+  async readCall(callId: string): Promise<{ call: CallRecord | undefined; legs: LegRecord[] }> {
+    const items: Record<string, unknown>[] = [];
+    let start: QueryCommandOutput['LastEvaluatedKey'];
+    do {
+      const out: QueryCommandOutput = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': `CALL#${callId}` },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...(out.Items ?? []));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    const meta = items.find((i) => i.sk === 'META') as CallItem | undefined;
+    if (!meta) return { call: undefined, legs: [] };
+    const flags = meta.legs ?? {};
+    const answers = meta.answers ?? {};
+    const legs: LegRecord[] = [];
+    for (const sheet of items) {
+      if (typeof sheet.sk !== 'string' || !sheet.sk.startsWith('LEGS#')) continue;
+      const entries = (sheet.legs ?? {}) as Record<string, { member: SipUri; system: SystemDomain }>;
+      for (const [legId, leg] of Object.entries(entries)) {
+        // A sheet whose call item never listed its legs (a retried InviteMembers finishes that).
+        if (flags[legId] === undefined) continue;
+        const a = answers[legId];
+        legs.push({
+          callId,
+          legId,
+          member: leg.member,
+          system: leg.system,
+          required: flags[legId] === 1,
+          state: a?.s ?? 'pending',
+          ...(a ? { status: a.c, reason: a.r ?? '' } : {}),
+        });
+      }
+    }
+    return { call: callOf(meta), legs };
+  }
+
+  async listLegs(callId: string): Promise<LegRecord[]> {
+    return (await this.readCall(callId)).legs;
   }
 
   /**
-   * Stores pending legs (idempotent per leg) and adds them to the call's totals. At most
-   * {@link LEG_WRITE_CONCURRENCY} conditional puts are in flight at once.
+   * Stores the call's legs, all of them in one call of this method: the sheets first (each a
+   * conditional put, so a retried InviteMembers rewrites nothing), then the call item's `legs` (set
+   * once). Returns how many legs this call stored (0 when they were stored already).
    */
   async addLegs(callId: string, legs: Omit<LegRecord, 'callId' | 'state'>[]): Promise<number> {
+    const sheets: Omit<LegRecord, 'callId' | 'state'>[][] = [];
+    for (let i = 0; i < legs.length; i += LEGS_PER_SHEET) sheets.push(legs.slice(i, i + LEGS_PER_SHEET));
     let added = 0;
-    let required = 0;
-    const put = async (leg: Omit<LegRecord, 'callId' | 'state'>) => {
+    await mapLimit(sheets, SHEET_WRITE_CONCURRENCY, async (sheet, n) => {
       try {
         await this.doc.send(
           new PutCommand({
             TableName: this.tableName,
             Item: {
               pk: `CALL#${callId}`,
-              sk: `LEG#${leg.legId}`,
-              type: 'leg',
-              callId,
-              ...leg,
-              state: 'pending',
+              sk: sheetKey(n),
+              type: 'leg-sheet',
+              legs: Object.fromEntries(sheet.map((l) => [l.legId, { member: l.member, system: l.system }])),
             },
             ConditionExpression: 'attribute_not_exists(pk)',
           }),
         );
-        added++;
-        if (leg.required) required++;
+        added += sheet.length;
       } catch (e) {
         if (!isConditionFailure(e)) throw e;
       }
-    };
-    await mapLimit(legs, LEG_WRITE_CONCURRENCY, put);
-    if (added > 0) {
+    });
+    if (legs.length === 0) return added;
+    try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: `CALL#${callId}`, sk: 'META' },
-          UpdateExpression: 'ADD counters.#t :a, counters.#r :r',
-          ExpressionAttributeNames: { '#t': 'total', '#r': 'required' },
-          ExpressionAttributeValues: { ':a': added, ':r': required },
+          UpdateExpression: 'SET legs = :legs',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(legs)',
+          ExpressionAttributeValues: {
+            ':legs': Object.fromEntries(legs.map((l) => [l.legId, l.required ? 1 : 0])),
+          },
         }),
       );
+    } catch (e) {
+      if (!isConditionFailure(e)) throw e;
     }
     return added;
-  }
-
-  async listLegs(callId: string): Promise<LegRecord[]> {
-    const out = await this.doc.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :leg)',
-        ExpressionAttributeValues: { ':pk': `CALL#${callId}`, ':leg': 'LEG#' },
-        ConsistentRead: true,
-      }),
-    );
-    return (out.Items ?? []).map(({ pk: _pk, sk: _sk, type: _t, ...leg }) => leg as LegRecord);
   }
 
   /**
@@ -225,80 +320,101 @@ export class CallStore {
   }
 
   /**
-   * Records the final answers of several legs of one call: each leg moves out of `pending` with its
-   * own conditional write (a duplicate counts once), then ONE counter update adds every counted answer
-   * (ADD, atomic) and reads back the call's counters, policy and task token. `counted` lists the legs
-   * this call counted; when none was, nothing else is written.
+   * Records the final answers of several legs of one call in one update of the call item (or one per
+   * {@link ANSWERS_PER_UPDATE}): a leg keeps its first answer (`if_not_exists`), an unknown leg is
+   * refused by the condition and left out. The update returns the call item, from which the counters,
+   * policy and task token are read; `counted` lists the legs whose answer this call set.
    */
   async recordResponses(
     callId: string,
     answers: readonly LegAnswer[],
   ): Promise<RecordedResponse & { counted: { legId: string; required: boolean }[] }> {
-    const counted: { legId: string; required: boolean; accepted: boolean }[] = [];
-    const record = async (answer: LegAnswer) => {
-      try {
-        const out = await this.doc.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: { pk: `CALL#${callId}`, sk: `LEG#${answer.legId}` },
-            UpdateExpression: 'SET #s = :s, #st = :st, reason = :reason',
-            ConditionExpression: '#s = :pending',
-            ExpressionAttributeNames: { '#s': 'state', '#st': 'status' },
-            ExpressionAttributeValues: {
-              ':s': answer.state,
-              ':st': answer.status ?? 0,
-              ':reason': answer.reason ?? '',
-              ':pending': 'pending',
-            },
-            ReturnValues: 'ALL_NEW',
-          }),
-        );
-        counted.push({
-          legId: answer.legId,
-          required: out.Attributes?.required === true,
-          accepted: answer.state === 'accepted',
-        });
-      } catch (e) {
-        if (!isConditionFailure(e)) throw e;
-      }
-    };
-    await mapLimit(answers, LEG_WRITE_CONCURRENCY, record);
-    if (counted.length === 0) return { counted: [], counters: { ...ZERO }, call: {} };
-    const add: Record<string, number> = {};
-    const bump = (k: string) => {
-      add[k] = (add[k] ?? 0) + 1;
-    };
-    for (const c of counted) {
-      bump(c.accepted ? 'accepted' : 'lost');
-      if (c.required) bump(c.accepted ? 'requiredAccepted' : 'requiredLost');
+    const token = randomBytes(6).toString('base64url');
+    const seen = new Set<string>();
+    const firsts = answers.filter((a) => !seen.has(a.legId) && seen.add(a.legId));
+    let item: CallItem | undefined;
+    for (let i = 0; i < firsts.length; i += ANSWERS_PER_UPDATE) {
+      item = (await this.setAnswers(callId, firsts.slice(i, i + ANSWERS_PER_UPDATE), token)) ?? item;
     }
-    const names: Record<string, string> = {};
-    const values: Record<string, number> = {};
-    const parts = Object.entries(add).map(([k, v], i) => {
-      names[`#c${i}`] = k;
-      values[`:v${i}`] = v;
-      return `counters.#c${i} :v${i}`;
-    });
-    const out = await this.doc.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { pk: `CALL#${callId}`, sk: 'META' },
-        UpdateExpression: `ADD ${parts.join(', ')}`,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    const meta = (out.Attributes ?? {}) as Partial<CallRecord>;
+    if (!item) return { counted: [], counters: { ...ZERO }, call: {} };
+    const stored = item.answers ?? {};
+    const flags = item.legs ?? {};
+    const counted = firsts
+      .filter((a) => stored[a.legId]?.w === token && flags[a.legId] !== undefined)
+      .map((a) => ({ legId: a.legId, required: flags[a.legId] === 1 }));
+    const call = callOf(item);
     return {
-      counted: counted.map(({ legId, required }) => ({ legId, required })),
-      counters: { ...ZERO, ...meta.counters },
+      counted,
+      counters: call.counters,
       call: {
-        ...(meta.policy !== undefined ? { policy: meta.policy } : {}),
-        ...(meta.taskToken !== undefined ? { taskToken: meta.taskToken } : {}),
-        ...(meta.decided !== undefined ? { decided: meta.decided } : {}),
+        ...(call.policy !== undefined ? { policy: call.policy } : {}),
+        ...(call.taskToken !== undefined ? { taskToken: call.taskToken } : {}),
+        ...(call.decided !== undefined ? { decided: call.decided } : {}),
       },
     };
+  }
+
+  /**
+   * One update of the call item setting the first answer of each leg of `chunk`; the item after it.
+   * When a leg is not the call's, the condition fails: the call's legs are read, the unknown ones left
+   * out, and the update made once more. Undefined when the call (or every leg) is unknown.
+   */
+  private async setAnswers(
+    callId: string,
+    chunk: readonly LegAnswer[],
+    token: string,
+    retried = false,
+  ): Promise<CallItem | undefined> {
+    if (chunk.length === 0) return undefined;
+    const names: Record<string, string> = {};
+    const values: Record<string, StoredAnswer> = {};
+    const sets: string[] = [];
+    const known: string[] = ['attribute_exists(pk)'];
+    chunk.forEach((a, i) => {
+      names[`#l${i}`] = a.legId;
+      values[`:a${i}`] = {
+        s: a.state,
+        c: a.status ?? 0,
+        ...(a.reason !== undefined && a.reason !== '' ? { r: a.reason } : {}),
+        w: token,
+      };
+      sets.push(`answers.#l${i} = if_not_exists(answers.#l${i}, :a${i})`);
+      known.push(`attribute_exists(legs.#l${i})`);
+    });
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `CALL#${callId}`, sk: 'META' },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: known.join(' AND '),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return out.Attributes as CallItem | undefined;
+    } catch (e) {
+      if (!isConditionFailure(e) || retried) {
+        if (isConditionFailure(e)) return undefined;
+        throw e;
+      }
+    }
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: `CALL#${callId}`, sk: 'META' },
+        ConsistentRead: true,
+      }),
+    );
+    const flags = (out.Item as CallItem | undefined)?.legs;
+    if (!flags) return undefined;
+    return this.setAnswers(
+      callId,
+      chunk.filter((a) => flags[a.legId] !== undefined),
+      token,
+      true,
+    );
   }
 
   /** Marks the commencement decision as taken; true for exactly one caller. */

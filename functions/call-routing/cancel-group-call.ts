@@ -15,7 +15,7 @@ import { endMemberLegs, isLive } from '../workflow/end-member-legs.ts';
 export const cancelGroupCall = async (
   callId: string,
   deps: {
-    calls: Pick<CallStore, 'claimDecision' | 'setStatus' | 'listLegs' | 'getCall'>;
+    calls: Pick<CallStore, 'claimDecision' | 'setStatus' | 'readCall'>;
     workflow: Pick<WorkflowClient, 'stopExecution'>;
     stateMachineArn: string;
     /** The edge task at a call's `edgeUrl` (the default edge without one); undefined: no edge configured. */
@@ -32,8 +32,9 @@ export const cancelGroupCall = async (
     .catch((e: unknown) => {
       logger.warn('stop of the call setup execution failed', { callId, reason: (e as Error).message });
     });
-  const legs = (await deps.calls.listLegs(callId)).filter(isLive);
+  const { call, legs: all } = await deps.calls.readCall(callId);
+  const legs = all.filter(isLive);
   if (legs.length === 0) return { cancelled: true };
-  await endMemberLegs(callId, legs, deps.edgeFor((await deps.calls.getCall(callId))?.edgeUrl));
+  await endMemberLegs(callId, legs, deps.edgeFor(call?.edgeUrl));
   return { cancelled: true };
 };

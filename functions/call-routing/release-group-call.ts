@@ -12,15 +12,16 @@ import { endMemberLegs, isLive } from '../workflow/end-member-legs.ts';
 export const releaseGroupCall = async (
   callId: string,
   deps: {
-    calls: Pick<CallStore, 'markReleased' | 'listLegs' | 'getCall'>;
+    calls: Pick<CallStore, 'markReleased' | 'readCall'>;
     /** The edge task at a call's `edgeUrl` (the default edge without one); undefined: no edge configured. */
     edgeFor: (url?: string) => Pick<EdgeControl, 'byeLeg' | 'cancelLeg'> | undefined;
   },
 ): Promise<{ released: boolean; byes: number; cancels: number }> => {
   if (!(await deps.calls.markReleased(callId))) return { released: false, byes: 0, cancels: 0 };
-  const legs = (await deps.calls.listLegs(callId)).filter(isLive);
+  const { call, legs: all } = await deps.calls.readCall(callId);
+  const legs = all.filter(isLive);
   if (legs.length === 0) return { released: true, byes: 0, cancels: 0 };
-  const edge = deps.edgeFor((await deps.calls.getCall(callId))?.edgeUrl);
+  const edge = deps.edgeFor(call?.edgeUrl);
   const { byes, cancels, failures } = await endMemberLegs(callId, legs, edge);
   if (failures.length > 0) {
     logger.warn('some member legs could not be released', {

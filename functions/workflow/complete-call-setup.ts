@@ -66,7 +66,7 @@ export interface CallSetupEdge {
 }
 
 export interface CompleteCallSetupDeps {
-  calls: Pick<CallStore, 'getCall' | 'listLegs' | 'setStatus' | 'claimDecision'>;
+  calls: Pick<CallStore, 'readCall' | 'setStatus' | 'claimDecision'>;
   /** The edge task at a call's `edgeUrl`; the system's default edge when `url` is undefined. */
   edgeFor(url?: string): CallSetupEdge;
   now: () => EpochMs;
@@ -168,8 +168,7 @@ export const completeCallSetup = async (
   deps: CompleteCallSetupDeps,
 ): Promise<CompleteCallSetupOutput> => {
   const { callId } = state;
-  const call = await deps.calls.getCall(callId);
-  const legs = call ? await deps.calls.listLegs(callId) : [];
+  const { call, legs } = await deps.calls.readCall(callId);
   const tgi = state.tgi ?? call?.tgi;
   const edge = deps.edgeFor(state.edgeUrl ?? call?.edgeUrl);
   if (!tgi) throw new Error(`completeCallSetup: no TGI for call ${callId}`);

@@ -3,7 +3,7 @@
  * exactly, and exactly one writer wins the commencement decision.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CallStore, legCountsOf } from '#adapters/dynamo/call-store.ts';
+import { ANSWERS_PER_UPDATE, type CallStore, legCountsOf } from '#adapters/dynamo/call-store.ts';
 import { DEFAULT_CALL_POLICY } from '#core/call-policy.ts';
 import { evaluateCommencementCounts } from '#core/commencement-policy.ts';
 import { startCallStore } from '../support/call-store.ts';
@@ -107,7 +107,7 @@ describe('Class: CallStore', () => {
     expect(recorded?.counters).toMatchObject({ total: 2, accepted: 1 });
   });
 
-  it('stores many legs in parallel batches, each once', async () => {
+  it('stores many legs, each once', async () => {
     await newCall('many', 0);
     const legs = Array.from({ length: 120 }, (_, i) => ({
       legId: `x${i}`,
@@ -131,35 +131,149 @@ describe('Class: CallStore', () => {
     expect(await store.markReleased('no-such-call')).toBe(false);
   });
 
-  it('records a batch of answers with one counter update for the whole batch', async () => {
-    await newCall('batch', 10, [2]);
-    const doc = (store as unknown as { doc: { send: (c: { input: { Key?: { sk?: string } } }) => unknown } })
-      .doc;
+  /** The sort keys of the requests the store sends while `run` runs, with each command's name. */
+  const requestsDuring = async (run: () => Promise<unknown>): Promise<string[]> => {
+    const doc = (
+      store as unknown as {
+        doc: {
+          send: (c: {
+            constructor: { name: string };
+            input: { Key?: { sk?: string }; Item?: { sk?: string } };
+          }) => unknown;
+        };
+      }
+    ).doc;
     const sent: string[] = [];
     const original = doc.send.bind(doc);
     doc.send = (c) => {
-      sent.push(String(c.input.Key?.sk));
+      const sk = c.input.Key?.sk ?? c.input.Item?.sk ?? '';
+      sent.push(`${c.constructor.name.replace('Command', '')} ${sk}`.trim());
       return original(c);
     };
     try {
-      const answers = Array.from({ length: 10 }, (_, i) => ({
-        legId: `m${i}`,
-        state: i === 9 ? ('declined' as const) : ('accepted' as const),
-        status: i === 9 ? 486 : 200,
-      }));
-      const out = await store.recordResponses('batch', [...answers, answers[0] as (typeof answers)[0]]);
-      expect(out.counted).toHaveLength(10);
-      expect(out.counted.find((c) => c.legId === 'm2')?.required).toBe(true);
-      expect(out.counters).toMatchObject({ total: 10, accepted: 9, lost: 1, requiredAccepted: 1 });
-      expect(sent.filter((k) => k === 'META')).toHaveLength(1);
-      expect(sent.filter((k) => k.startsWith('LEG#'))).toHaveLength(11);
-      // The same batch again: nothing counted, no counter update.
-      sent.length = 0;
-      expect((await store.recordResponses('batch', answers)).counted).toEqual([]);
-      expect(sent.filter((k) => k === 'META')).toHaveLength(0);
+      await run();
     } finally {
       doc.send = original;
     }
+    return sent;
+  };
+
+  it('records a batch of answers with one update of the call item', async () => {
+    await newCall('batch', 10, [2]);
+    const answers = Array.from({ length: 10 }, (_, i) => ({
+      legId: `m${i}`,
+      state: i === 9 ? ('declined' as const) : ('accepted' as const),
+      status: i === 9 ? 486 : 200,
+    }));
+    let out: Awaited<ReturnType<CallStore['recordResponses']>> | undefined;
+    const sent = await requestsDuring(async () => {
+      out = await store.recordResponses('batch', [...answers, answers[0] as (typeof answers)[0]]);
+    });
+    expect(sent).toEqual(['Update META']);
+    expect(out?.counted).toHaveLength(10);
+    expect(out?.counted.find((c) => c.legId === 'm2')?.required).toBe(true);
+    expect(out?.counters).toMatchObject({ total: 10, accepted: 9, lost: 1, requiredAccepted: 1 });
+    // The same batch again: one update, nothing counted, the counters unchanged.
+    const again = await store.recordResponses('batch', answers);
+    expect(again.counted).toEqual([]);
+    expect(again.counters).toEqual(out?.counters);
+  });
+
+  it('keeps the first answer of a leg; a later, different answer changes nothing', async () => {
+    await newCall('first', 2);
+    await store.recordResponse('first', 'm0', { state: 'accepted', status: 200 });
+    expect(
+      await store.recordResponse('first', 'm0', { state: 'declined', status: 603, reason: 'Decline' }),
+    ).toBe(undefined);
+    const legs = await store.listLegs('first');
+    expect(legs.find((l) => l.legId === 'm0')).toMatchObject({ state: 'accepted', status: 200 });
+    expect(legs.find((l) => l.legId === 'm1')).toMatchObject({ state: 'pending' });
+    expect((await store.getCall('first'))?.counters).toMatchObject({ accepted: 1, lost: 0 });
+  });
+
+  it('splits a large batch into updates of at most ANSWERS_PER_UPDATE answers, all counted', async () => {
+    await newCall('large', 250, [0, 249]);
+    const answers = Array.from({ length: 250 }, (_, i) => ({
+      legId: `m${i}`,
+      state: 'accepted' as const,
+      status: 200,
+    }));
+    let out: Awaited<ReturnType<CallStore['recordResponses']>> | undefined;
+    const sent = await requestsDuring(async () => {
+      out = await store.recordResponses('large', answers);
+    });
+    expect(sent).toHaveLength(Math.ceil(250 / ANSWERS_PER_UPDATE));
+    expect(out?.counted).toHaveLength(250);
+    expect(out?.counters).toEqual({
+      total: 250,
+      required: 2,
+      accepted: 250,
+      requiredAccepted: 2,
+      lost: 0,
+      requiredLost: 0,
+    });
+  });
+
+  it('counts the known legs of a batch that also names a leg the call does not have', async () => {
+    await newCall('mixed', 3);
+    const out = await store.recordResponses('mixed', [
+      { legId: 'm0', state: 'accepted', status: 200 },
+      { legId: 'intruder', state: 'accepted', status: 200 },
+      { legId: 'm2', state: 'failed', status: 500 },
+    ]);
+    expect(out.counted.map((c) => c.legId)).toEqual(['m0', 'm2']);
+    expect(out.counters).toMatchObject({ total: 3, accepted: 1, lost: 1 });
+    const legs = await store.listLegs('mixed');
+    expect(legs.map((l) => l.legId).sort()).toEqual(['m0', 'm1', 'm2']);
+  });
+
+  it('writes the legs in sheets: a retried InviteMembers after a crash before the call item listed them', async () => {
+    await newCall('sheets', 0);
+    const legs = Array.from({ length: 250 }, (_, i) => ({
+      legId: `s${i}`,
+      member: `sip:s${i}@primary.example` as const,
+      system: 'primary.example',
+      required: i === 7,
+    }));
+    const sent = await requestsDuring(() => store.addLegs('sheets', legs));
+    expect(sent.filter((r) => r.startsWith('Put LEGS#'))).toHaveLength(3);
+    expect(sent.filter((r) => r === 'Update META')).toHaveLength(1);
+    // A call whose sheets exist but whose call item has no legs yet (the crash): the retry lists them.
+    await newCall('crash', 0);
+    const doc = (store as unknown as { doc: { send: (c: unknown) => Promise<unknown> } }).doc;
+    const original = doc.send.bind(doc);
+    doc.send = (c) =>
+      (c as { input: { Key?: { sk?: string } } }).input.Key?.sk === 'META'
+        ? Promise.reject(new Error('crash'))
+        : original(c);
+    await expect(store.addLegs('crash', legs)).rejects.toThrow('crash');
+    doc.send = original;
+    expect(await store.listLegs('crash')).toEqual([]);
+    expect(await store.addLegs('crash', legs)).toBe(0);
+    const listed = await store.listLegs('crash');
+    expect(listed).toHaveLength(250);
+    expect(listed.filter((l) => l.required).map((l) => l.legId)).toEqual(['s7']);
+    expect((await store.getCall('crash'))?.counters).toMatchObject({ total: 250, required: 1 });
+  });
+
+  it('reads a call and its legs in one query', async () => {
+    await newCall('read', 3, [1]);
+    await store.recordResponse('read', 'm1', { state: 'declined', status: 486, reason: 'Busy Here' });
+    let read: Awaited<ReturnType<CallStore['readCall']>> | undefined;
+    const sent = await requestsDuring(async () => {
+      read = await store.readCall('read');
+    });
+    expect(sent).toEqual(['Query']);
+    expect(read?.call?.counters).toMatchObject({ total: 3, required: 1, lost: 1, requiredLost: 1 });
+    expect(read?.legs.find((l) => l.legId === 'm1')).toMatchObject({
+      state: 'declined',
+      status: 486,
+      reason: 'Busy Here',
+      required: true,
+      member: 'sip:m1@primary.example',
+      system: 'primary.example',
+    });
+    expect(await store.readCall('no-such-call')).toEqual({ call: undefined, legs: [] });
   });
 
   it('ignores a response for an unknown leg', async () => {

@@ -59,8 +59,7 @@ const fakes = (opts: { call?: boolean; legs?: LegRecord[]; heldFails?: boolean; 
   const deps = {
     now: () => 1_850,
     calls: {
-      getCall: async () => call,
-      listLegs: async () => opts.legs ?? [],
+      readCall: async () => ({ call, legs: call ? (opts.legs ?? []) : [] }),
       setStatus: async (_: string, s: CallRecord['status']) => {
         statuses.push(s);
       },

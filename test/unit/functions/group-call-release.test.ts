@@ -53,8 +53,7 @@ describe('Function: cancel-group-call', () => {
       calls: {
         claimDecision: async () => true,
         setStatus: async () => undefined,
-        listLegs: async () => legs,
-        getCall: async () => record,
+        readCall: async () => ({ call: record, legs }),
       },
       workflow: { stopExecution: async () => undefined },
       stateMachineArn: 'arn:aws:states:local:0:stateMachine:m',
@@ -75,16 +74,13 @@ describe('Function: cancel-group-call', () => {
     expect(ops.sort()).toEqual(['bye carol@default', 'cancel bob@default']);
   });
 
-  it('reads nothing more when no leg is left to end', async () => {
+  it('ends nothing when no leg is left to end', async () => {
     const e = edges();
     await cancelGroupCall('c-1', {
       calls: {
         claimDecision: async () => true,
         setStatus: async () => undefined,
-        listLegs: async () => [leg('dave', 'declined')],
-        getCall: async () => {
-          throw new Error('not expected');
-        },
+        readCall: async () => ({ call: callRecord(), legs: [leg('dave', 'declined')] }),
       },
       workflow: { stopExecution: async () => undefined },
       stateMachineArn: 'arn:aws:states:local:0:stateMachine:m',
@@ -100,8 +96,7 @@ describe('Function: release-group-call', () => {
     const run = releaseGroupCall('c-1', {
       calls: {
         markReleased: async () => true,
-        listLegs: async () => LEGS,
-        getCall: async () => record,
+        readCall: async () => ({ call: record, legs: LEGS }),
       },
       edgeFor: e.edgeFor,
     });

@@ -92,8 +92,7 @@ describe('Metrics: calls started and refused (call-routing)', () => {
           return first;
         },
         setStatus: async () => undefined,
-        listLegs: async () => [],
-        getCall: async () => undefined,
+        readCall: async () => ({ call: undefined, legs: [] }),
       },
       workflow: { stopExecution: async () => undefined },
       stateMachineArn: 'arn:aws:states:local:0:stateMachine:m',
@@ -131,8 +130,7 @@ describe('Metrics: call setup outcome and latency (CompleteCallSetup)', () => {
     const deps = {
       now: () => 1_240,
       calls: {
-        getCall: async () => call,
-        listLegs: async () => opts.legs,
+        readCall: async () => ({ call, legs: opts.legs }),
         setStatus: async () => undefined,
         claimDecision: async () => true,
       },
