@@ -10,9 +10,17 @@ export interface LocalSystems {
 
 export const startLocalSystems = async (
   config: LocalConfig,
-  opts: StartSystemOptions = {},
+  opts: StartSystemOptions & {
+    /**
+     * Start only these systems of the configuration (the others run elsewhere, e.g. in another
+     * process, at the ports the configuration gives them); default: all.
+     */
+    only?: readonly string[];
+  } = {},
 ): Promise<LocalSystems> => {
-  const resolved = resolveSystems(config);
+  const resolved = resolveSystems(config).filter(
+    (s) => opts.only === undefined || opts.only.includes(s.domain),
+  );
   const started: LocalSystem[] = [];
   try {
     for (const cfg of resolved) started.push(await startSystem(cfg, opts));

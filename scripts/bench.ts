@@ -31,17 +31,14 @@ import { parseArgs } from 'node:util';
 import { breakdown, diff, operations } from './bench/analysis.ts';
 import { Caller, type CallRecord } from './bench/caller.ts';
 import {
-  cpuSeconds,
   distribution,
   fmt,
   freePort,
   HOST,
   IpcPeer,
   killAllChildren,
-  memoryOf,
   othersCpuSeconds,
   processSnapshot,
-  resetPeakRss,
   sleep,
   spawnTs,
   stopChild,
@@ -71,7 +68,7 @@ import {
   type StepResult,
   writeResults,
 } from './bench/report.ts';
-import type { ExecutionTrace, ProfileSummary, ServerSnapshot } from './bench/server.ts';
+import { SystemsGroup } from './bench/systems-group.ts';
 
 // ---------------------------------------------------------------- options
 
@@ -83,7 +80,8 @@ const USAGE = `usage: npm run bench -- [options]
   --quick                N=10, 1 call/s, 5 s (a smoke run)
   --commencement all     the caller's 200 waits for all N members (default) or the first (first)
   --only ours|kamailio   run one side only (kamailio implies --with-baseline)
-  --profile              CPU profile of the systems process during each step of ours (slows it a little)
+  --profile              CPU profile of the systems' processes during each step of ours (slows them a little)
+  --one-process          both local systems in one process (default: each in its own, as deployed)
   --no-save              do not write bench/results/
   --help`;
 
@@ -106,6 +104,7 @@ const parsed = (() => {
         commencement: { type: 'string' },
         'no-save': { type: 'boolean' },
         profile: { type: 'boolean' },
+        'one-process': { type: 'boolean' },
         only: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -133,6 +132,7 @@ const opts = {
   commencement: (parsed.commencement ?? 'all') as 'all' | 'first',
   save: !(parsed['no-save'] ?? false),
   profile: parsed.profile ?? false,
+  oneProcess: parsed['one-process'] ?? false,
   /** Unmeasured calls (one after the other) before the first step of each size. */
   warmupCalls: (n: number) => (n <= 10 ? 3 : n <= 100 ? 2 : 1),
 };
@@ -298,16 +298,15 @@ const printStep = (r: StepResult) => {
 
 interface OursContext {
   plan: BenchPlan;
-  server: IpcPeer;
-  serverPid: number;
+  server: SystemsGroup;
   pool: IpcPeer;
   caller: Caller;
 }
 
-const waitIdle = async (server: IpcPeer, maxMs = 40_000): Promise<void> => {
+const waitIdle = async (server: SystemsGroup, maxMs = 40_000): Promise<void> => {
   const deadline = Date.now() + maxMs;
   for (;;) {
-    const { snapshot: s } = await server.request<{ snapshot: ServerSnapshot }>('snapshot');
+    const s = await server.snapshot();
     const running = Object.values(s.executions).reduce((a, e) => a + e.running, 0);
     const held = Object.values(s.edges).reduce((a, e) => a + e.held, 0);
     if ((running === 0 && held === 0) || Date.now() > deadline) return;
@@ -321,32 +320,30 @@ const stepOurs = async (
   rate: number,
 ): Promise<StepResult> => {
   await waitIdle(c.server);
-  await c.server.request('executions'); // drop the traces of earlier calls
+  await c.server.executions(); // drop the traces of earlier calls
   await c.caller.register(); // a fresh nonce for the step's INVITEs
-  const { snapshot: s0 } = await c.server.request<{ snapshot: ServerSnapshot }>('snapshot');
+  const s0 = await c.server.snapshot();
   const { stats: p0 } = await c.pool.request<{ stats: PoolStats }>('stats');
-  const cpu0 = cpuSeconds(c.serverPid);
+  const cpu0 = c.server.cpuSeconds();
   const others0 = processSnapshot();
-  resetPeakRss(c.serverPid);
-  const rss = sampleRss(() => memoryOf(c.serverPid).rss);
-  if (opts.profile) await c.server.request('profileStart');
+  c.server.resetPeakRss();
+  const rss = sampleRss(() => c.server.rss());
+  if (opts.profile) await c.server.profileStart();
   const wall0 = performance.now();
 
   const run = await c.caller.run(size.tgi, rate, opts.durationS);
 
-  const profile = opts.profile
-    ? (await c.server.request<{ profile: ProfileSummary }>('profileStop', {}, 60_000)).profile
-    : undefined;
+  const profile = opts.profile ? await c.server.profileStop() : undefined;
   const rssSamples = rss.stop();
   const wallS = (performance.now() - wall0) / 1000;
-  const cpu1 = cpuSeconds(c.serverPid);
+  const cpu1 = c.server.cpuSeconds();
   const othersCpuS = othersCpuSeconds(others0, processSnapshot());
-  const peak = memoryOf(c.serverPid).peak;
-  const { snapshot: s1 } = await c.server.request<{ snapshot: ServerSnapshot }>('snapshot');
+  const peak = c.server.peakRss();
+  const s1 = await c.server.snapshot();
   const { stats: p1 } = await c.pool.request<{ stats: PoolStats }>('stats');
-  const { executions } = await c.server.request<{ executions: ExecutionTrace[] }>('executions', {}, 120_000);
-  // After the measurements: a full GC, then what the process still holds.
-  const heap = await c.server.request<{ heapUsed: number }>('heap', {}, 60_000);
+  const executions = await c.server.executions();
+  // After the measurements: a full GC, then what the processes still hold.
+  const heapUsed = await c.server.heapUsed();
   const d = diff(s0, s1);
   const calls = summarizeCalls(run.records);
   const b = breakdown(run.records, executions);
@@ -372,7 +369,7 @@ const stepOurs = async (
     rssStartMiB: mib(rssSamples[0] ?? Number.NaN),
     rssEndMiB: mib(rssSamples[rssSamples.length - 1] ?? Number.NaN),
     rssSlopeMiBPerMin: rssSlope(rssSamples),
-    heapAfterGcMiB: mib(heap.heapUsed),
+    heapAfterGcMiB: mib(heapUsed),
     peakRssMiB: mib(peak),
     poolCpuS: (p1.cpuUs - p0.cpuUs) / 1e6,
     ...poolIssues(p0, p1),
@@ -424,20 +421,16 @@ const runOurs = async (all: BenchPlan, pool: IpcPeer): Promise<void> => {
     const configFile = join(work, `bench-config-${n}.json`);
     writeFileSync(configFile, `${JSON.stringify(plan.config, null, 2)}\n`);
     const started = Date.now();
-    const serverChild = spawnTs('scripts/bench/server.ts', ['--config', configFile], { LOG_LEVEL: 'warn' }, [
-      '--expose-gc',
-    ]);
-    const server = new IpcPeer(serverChild, 'local systems');
+    const server = await SystemsGroup.start(
+      configFile,
+      opts.oneProcess ? [undefined] : plan.config.systems.map((s) => s.domain),
+    );
     try {
-      const ready = (await server.waitFor((m) => m.type === 'ready', 180_000)) as unknown as {
-        pid: number;
-        seedMs: number;
-        systems: { domain: string; url: string; sipPort: number }[];
-      };
-      const sys = (d: string) => ready.systems.find((s) => s.domain === d) as (typeof ready.systems)[number];
+      const sys = (d: string) => server.system(d);
       log(
-        `\nours N=${n}: local systems up in ${((Date.now() - started) / 1000).toFixed(1)} s (pid ${ready.pid}; ` +
-          `${plan.members.length + 3} users seeded in ${(ready.seedMs / 1000).toFixed(1)} s)`,
+        `\nours N=${n}: local systems up in ${((Date.now() - started) / 1000).toFixed(1)} s ` +
+          `(${opts.oneProcess ? 'one process' : 'one process each'}, pid ${server.pids.join(', ')}; ` +
+          `${plan.members.length + 3} users seeded in ${(server.seedMs / 1000).toFixed(1)} s)`,
       );
       // Members: REGISTER with digest, PUBLISH affiliations.
       const items: RegistrationItem[] = plan.members.map((m) => ({
@@ -487,7 +480,7 @@ const runOurs = async (all: BenchPlan, pool: IpcPeer): Promise<void> => {
       );
       await sleep(1000); // regroup notices (SIP MESSAGE) to the members
 
-      const ctx: OursContext = { plan, server, serverPid: ready.pid, pool, caller };
+      const ctx: OursContext = { plan, server, pool, caller };
       const warm = await caller.sequential(size.tgi, opts.warmupCalls(n));
       log(
         `  warm-up: ${warm.records.filter((r) => r.ok).length}/${warm.records.length} ok ` +
@@ -506,8 +499,7 @@ const runOurs = async (all: BenchPlan, pool: IpcPeer): Promise<void> => {
       }
       caller.close();
     } finally {
-      await server.request('stop', {}, 30_000).catch(() => undefined);
-      await stopChild(serverChild);
+      await server.stop();
       await pool.request('forget').catch(() => undefined);
     }
   }
@@ -693,16 +685,16 @@ const main = async () => {
     `Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`. ` +
       `${opts.durationS} s of calls per step; 1–3 unmeasured calls, one after the other, before each size.`,
     '',
-    '- **ours**: both local systems in one child process (dynalite, fauxqs, local Step Functions, HTTP APIs,',
-    '  SIP edges), in memory, started afresh for each N. One temporary group (half of the members on each system); every',
+    `- **ours**: ${opts.oneProcess ? 'both local systems in one child process' : 'each local system in its own child process'} (dynalite, fauxqs, local Step Functions, HTTP APIs,`,
+    '  SIP edge), in memory, started afresh for each N. One temporary group (half of the members on each system); every',
     '  member registered with digest and affiliated. The caller (digest-authenticated, affiliated) calls the',
     `  TGI; setup = INVITE → 200 at the caller, sent once ${opts.commencement === 'all' ? 'all N members accepted (minimumNumberToStart = N)' : 'one member accepted'};`,
     '  then ACK and BYE. Members answer 200 at once (scripts/bench/member-pool.ts, 8 UDP sockets, own process).',
     '- **kamailio**: registrar (usrloc in memory, no authentication) + tm parallel fork to the same N',
     '  member contacts, at most 30 branches per fork (a tree of forks for N > 30); members answer 180 then',
     '  486, so setup = INVITE → final = all N members answered; "first member" = first 180.',
-    '- CPU s/call: CPU seconds of the systems process (Kamailio: all its processes) per call placed; peak RSS:',
-    '  VmHWM during the step (Kamailio: PSS of its processes, sampled); member legs/s: INVITEs the members',
+    "- CPU s/call: CPU seconds of the systems' processes, summed (Kamailio: all its processes) per call placed;",
+    "  peak RSS: VmHWM during the step, summed over the systems' processes (Kamailio: PSS of its processes, sampled); member legs/s: INVITEs the members",
     '  received per second of the busy window; slowest step: largest mean of the call setup breakdown.',
     '',
   ];

@@ -54,7 +54,7 @@ export interface StepResult {
   edges?: Record<string, { legs: number; held: number; calls: number; transactions: number }>;
   breakdown?: Breakdown;
   operations?: StepOperations;
-  /** CPU profile of the systems process during the step (--profile). */
+  /** CPU profile of the systems' processes during the step, added up (--profile). */
   profile?: ProfileSummary;
   /** Caller INVITE retransmissions and 407 challenges during the step. */
   callerRetransmissions: number;

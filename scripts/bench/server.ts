@@ -17,7 +17,9 @@
  * (N = 16384, about 35 ms a user on this machine, so 35 s for 1,000 members); here the API log-in
  * hash uses N = 1024 (about 2 ms). Digest HA1 values are the same as seed.ts computes.
  *
- *   node --import tsx scripts/bench/server.ts --config FILE   (driven over IPC by scripts/bench.ts)
+ *   node --import tsx scripts/bench/server.ts --config FILE [--system DOMAIN]   (driven over IPC by
+ *   scripts/bench.ts; with --system, only that system of the file runs here, the others in their own
+ *   processes: scripts/bench/systems-group.ts)
  */
 import dc from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
@@ -96,6 +98,10 @@ const arg = (name: string): string | undefined => {
 const configFile = arg('--config');
 if (!configFile) throw new Error('--config FILE is required');
 const config: LocalConfig = parseLocalConfig(JSON.parse(readFileSync(configFile, 'utf8')), configFile);
+/** The one system this process runs (`--system`); undefined: all of them. */
+const onlySystem = arg('--system');
+const ownSystems = config.systems.filter((s) => onlySystem === undefined || s.domain === onlySystem);
+if (ownSystems.length === 0) throw new Error(`--system ${onlySystem}: not in ${configFile}`);
 
 // ---------------------------------------------------------------- counters
 
@@ -256,6 +262,7 @@ executionObservers.add((e: LocalExecutionEvent) => {
 
 const seedless: LocalConfig = { ...config, systems: config.systems.map((s) => ({ ...s, users: [] })) };
 const local: LocalSystems = await startLocalSystems(seedless, {
+  ...(onlySystem !== undefined ? { only: [onlySystem] } : {}),
   onRequest: (r) => {
     const route = matchRoute(ROUTES, r.method, r.path)?.route;
     const key = route ? `${route.method} ${route.path}` : `${r.method} (no route)`;
@@ -315,7 +322,7 @@ for (const s of local.systems) {
 
 // Users: the configuration's, with the cheaper API log-in hash (see the module comment).
 const seedStarted = performance.now();
-for (const cfg of config.systems) {
+for (const cfg of ownSystems) {
   const store = local.get(cfg.domain).deps.store;
   for (let i = 0; i < cfg.users.length; i += 50) {
     await Promise.all(
