@@ -95,16 +95,17 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   agreements: access([GET, QUERY, PUT, DELETE], ['byType']),
   // listTemporaryGroups, listAgreements (byType), getTemporaryGroup, getGroup, getMarker,
   // reserveTemporaryGroup, transitionTemporaryGroup, claimMarker, activateMarker, releaseMarker,
-  // deleteTemporaryGroup; notifyRegroup: affiliationsToGroup, listRegistrations. It sends the regroup
-  // notices through the message-relay function: it calls partners over the internet, so it stays
-  // outside the VPC and cannot reach the edge control API itself.
-  regroups: access([GET, QUERY, PUT, UPDATE, DELETE], ['byType'], [], false, true),
+  // deleteTemporaryGroup; notifyRegroup: affiliationsToGroup, registrationsOf (BatchGetItem). It sends
+  // the regroup notices through the message-relay function: it calls partners over the internet, so it
+  // stays outside the VPC and cannot reach the edge control API itself.
+  regroups: access([GET, BATCH_GET, QUERY, PUT, UPDATE, DELETE], ['byType'], [], false, true),
   // markersOf (byUser), getGroup, getMarker, getUser, getUsers (BatchGetItem), listMembers,
-  // affiliationsToGroup, listRegistrations, putCallPass, claimMarker, activateMarker, releaseMarker;
+  // affiliationsToGroup, registrationsOf (BatchGetItem), putCallPass, claimMarker, activateMarker, releaseMarker;
   // partner-auth: getAgreement, recordNonce; notifyRegroup (edge)
   'partner-api': access([GET, BATCH_GET, QUERY, PUT, UPDATE, DELETE], ['byUser'], [], true),
-  // getUser, listRegistrations, putRegistration, deleteRegistration
-  registration: access([GET, QUERY, PUT, DELETE]),
+  // getUser, listRegistrations, putRegistration, deleteRegistration (one item per user: GetItem, then a
+  // conditional PutItem, or DeleteItem when no binding is left)
+  registration: access([GET, PUT, DELETE]),
   // groupsOfUser, affiliationsOfUser (byUser), putAffiliation, deleteAffiliation
   affiliation: access([QUERY, PUT, DELETE], ['byUser']),
   // groupsOfUser, affiliationsOfUser (byUser), getUser, getGroup, getMarker, getTemporaryGroup,
@@ -120,10 +121,10 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   // AwaitResponses wait (success only)
   'member-response': access([GET, UPDATE], [], ['states:SendTaskSuccess']),
   // listMembers, affiliationsToGroup, getTemporaryGroup, getGroup, getMarker, getAgreement,
-  // listRegistrations, addLegs, setTaskToken, recordResponse, getCall, listLegs, claimDecision,
+  // registrationsOf (BatchGetItem), addLegs, setTaskToken, recordResponse, getCall, listLegs, claimDecision,
   // setStatus; completes the wait itself (success only) when unsent legs decide the call; originates
   // legs and answers held INVITEs at the edge
-  'call-setup-tasks': access([GET, QUERY, PUT, UPDATE], [], ['states:SendTaskSuccess'], true),
+  'call-setup-tasks': access([GET, BATCH_GET, QUERY, PUT, UPDATE], [], ['states:SendTaskSuccess'], true),
   // getAgreement; completes the InterrogatePartner task
   'partner-interrogator': access([GET], [], TASK_CALLBACKS),
   // No table; the edge's sendMessages, for the batches regroups (outside the VPC) invokes it with

@@ -1,7 +1,8 @@
 /** Key builders for the single-table design (see table-design.ts). */
 export const keys = {
   user: (mcpttId: string) => ({ pk: `USER#${mcpttId}`, sk: 'PROFILE' }),
-  registration: (mcpttId: string, contact: string) => ({ pk: `USER#${mcpttId}`, sk: `REG#${contact}` }),
+  /** All registration bindings of one user, in one item (decision 0014). */
+  registrations: (mcpttId: string) => ({ pk: `USER#${mcpttId}`, sk: 'REGS' }),
   group: (groupId: string) => ({ pk: `GROUP#${groupId}`, sk: 'META' }),
   member: (groupId: string, mcpttId: string) => ({ pk: `GROUP#${groupId}`, sk: `MEMBER#${mcpttId}` }),
   affiliation: (groupId: string, mcpttId: string, clientId: string) => ({

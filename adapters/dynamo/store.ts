@@ -13,6 +13,7 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { mapLimit } from '#core/map-limit.ts';
 import type {
   Affiliation,
   EpochMs,
@@ -60,6 +61,27 @@ const isConditionFailure = (e: unknown): boolean =>
 
 const notExpired = (item: Item | undefined, now: EpochMs): boolean =>
   item !== undefined && (typeof item.expiresAt !== 'number' || now < item.expiresAt);
+
+/** BatchGetItem takes at most 100 keys a request. */
+const BATCH_GET_MAX_KEYS = 100;
+/** BatchGetItem requests of one call in flight at once. */
+const BATCH_GET_CONCURRENCY = 4;
+/** Requests per chunk, the first included, before keys left unprocessed fail the read. */
+const BATCH_GET_ATTEMPTS = 5;
+/** Read-modify-write attempts of a registrations item before a contended write fails. */
+const REGISTRATION_WRITE_ATTEMPTS = 5;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One binding as the registrations item holds it (its key is the user's). */
+type StoredBinding = Omit<Registration, 'mcpttId'>;
+
+/** The unexpired bindings of a registrations item, by contact. */
+const registrationsIn = (item: Item | undefined, mcpttId: SipUri, now: EpochMs): Registration[] =>
+  Object.values((item?.bindings ?? {}) as Record<string, StoredBinding>)
+    .filter((b) => now < b.expiresAt)
+    .sort((a, b) => (a.contact < b.contact ? -1 : a.contact > b.contact ? 1 : 0))
+    .map((b) => ({ mcpttId, ...b }));
 
 export interface StoredUser {
   user: User;
@@ -126,6 +148,36 @@ export class Store {
       start = out.LastEvaluatedKey;
     } while (start);
     return items;
+  }
+
+  /**
+   * The items of `itemKeys` that exist, by BatchGetItem (strongly consistent): 100 keys a request,
+   * a few requests in flight; keys DynamoDB leaves unprocessed are asked again, with back-off. The keys
+   * must be distinct. Items come in no particular order.
+   */
+  private async batchGet(itemKeys: readonly { pk: string; sk: string }[], what: string): Promise<Item[]> {
+    const chunks: { pk: string; sk: string }[][] = [];
+    for (let i = 0; i < itemKeys.length; i += BATCH_GET_MAX_KEYS) {
+      chunks.push(itemKeys.slice(i, i + BATCH_GET_MAX_KEYS));
+    }
+    const found = await mapLimit(chunks, BATCH_GET_CONCURRENCY, async (chunk) => {
+      const items: Item[] = [];
+      let pending: Record<string, unknown>[] = chunk;
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt === BATCH_GET_ATTEMPTS)
+          throw new Error(`${what}: ${pending.length} keys left unprocessed`);
+        if (attempt > 0) await sleep(20 * 2 ** attempt);
+        const out = await this.doc.send(
+          new BatchGetCommand({
+            RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
+          }),
+        );
+        items.push(...((out.Responses?.[this.tableName] ?? []) as Item[]));
+        pending = (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
+      }
+      return items;
+    });
+    return found.flat();
   }
 
   private queryPartition(pk: string, skPrefix: string): Promise<Item[]> {
@@ -195,27 +247,17 @@ export class Store {
 
   /**
    * Several users in one round trip per 100 (BatchGetItem, strongly consistent); unknown ids are
-   * absent from the result. Keys DynamoDB leaves unprocessed are asked again, with back-off.
+   * absent from the result.
    */
   async getUsers(mcpttIds: readonly SipUri[]): Promise<Map<SipUri, StoredUser>> {
     const found = new Map<SipUri, StoredUser>();
-    const ids = [...new Set(mcpttIds)];
-    for (let i = 0; i < ids.length; i += 100) {
-      let pending: Record<string, unknown>[] = ids.slice(i, i + 100).map((id) => keys.user(id));
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt === 5) throw new Error(`getUsers: ${pending.length} keys left unprocessed`);
-        if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
-        const out = await this.doc.send(
-          new BatchGetCommand({
-            RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
-          }),
-        );
-        for (const item of out.Responses?.[this.tableName] ?? []) {
-          const { credentials, ...user } = strip<User & { credentials: UserCredentials }>(item as Item);
-          found.set(user.mcpttId, { user, credentials });
-        }
-        pending = (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
-      }
+    const items = await this.batchGet(
+      [...new Set(mcpttIds)].map((id) => keys.user(id)),
+      'getUsers',
+    );
+    for (const item of items) {
+      const { credentials, ...user } = strip<User & { credentials: UserCredentials }>(item);
+      found.set(user.mcpttId, { user, credentials });
     }
     return found;
   }
@@ -472,22 +514,86 @@ export class Store {
 
   // ---- registrations ----------------------------------------------------------------------
 
-  async putRegistration(r: Registration): Promise<void> {
-    await this.put({
-      ...keys.registration(r.mcpttId, r.contact),
-      type: 'registration',
-      ...r,
-      ttl: ttlOf(r.expiresAt),
+  /**
+   * Binds `r.contact` to `r.mcpttId` until `r.expiresAt`, adding or refreshing that binding and
+   * keeping the user's others (decision 0014). Bindings expired at `now` are dropped on the way.
+   */
+  async putRegistration(r: Registration, now: EpochMs): Promise<void> {
+    const { mcpttId: _m, ...binding } = r;
+    await this.changeBindings(r.mcpttId, now, (bindings) => {
+      bindings.set(r.contact, binding);
+      return true;
     });
   }
 
-  async deleteRegistration(mcpttId: SipUri, contact: string): Promise<void> {
-    await this.delete(keys.registration(mcpttId, contact));
+  /** Removes one binding of a user, keeping the others; nothing when it is not there. */
+  async deleteRegistration(mcpttId: SipUri, contact: string, now: EpochMs): Promise<void> {
+    await this.changeBindings(mcpttId, now, (bindings) => bindings.delete(contact));
   }
 
+  /** The user's unexpired bindings, by contact (one GetItem). */
   async listRegistrations(mcpttId: SipUri, now: EpochMs): Promise<Registration[]> {
-    const items = await this.queryPartition(`USER#${mcpttId}`, 'REG#');
-    return items.filter((i) => notExpired(i, now)).map((i) => strip<Registration>(i));
+    return registrationsIn(await this.get(keys.registrations(mcpttId)), mcpttId, now);
+  }
+
+  /**
+   * The unexpired bindings of several users, by contact, with one BatchGetItem per 100 users. Every
+   * id asked for is a key of the result: `[]` for a user with no binding.
+   */
+  async registrationsOf(mcpttIds: readonly SipUri[], now: EpochMs): Promise<Map<SipUri, Registration[]>> {
+    const ids = [...new Set(mcpttIds)];
+    const items = await this.batchGet(
+      ids.map((id) => keys.registrations(id)),
+      'registrationsOf',
+    );
+    const byPk = new Map(items.map((i) => [i.pk as string, i]));
+    return new Map(
+      ids.map((id) => [id, registrationsIn(byPk.get(keys.registrations(id).pk), id, now)] as const),
+    );
+  }
+
+  /**
+   * Read-modify-write of a user's registrations item under optimistic locking: read it (strongly
+   * consistent), drop the expired bindings, apply `change` (true when it changed something), then
+   * write it back only if nobody wrote it meanwhile (`version`), or delete it when no binding is
+   * left. Reads again and retries when another write came first; throws after a few attempts.
+   */
+  private async changeBindings(
+    mcpttId: SipUri,
+    now: EpochMs,
+    change: (bindings: Map<string, StoredBinding>) => boolean,
+  ): Promise<void> {
+    const key = keys.registrations(mcpttId);
+    for (let attempt = 0; attempt < REGISTRATION_WRITE_ATTEMPTS; attempt++) {
+      if (attempt > 0) await sleep(10 * 2 ** attempt * (0.5 + Math.random()));
+      const item = await this.get(key);
+      const stored = Object.values((item?.bindings ?? {}) as Record<string, StoredBinding>);
+      const bindings = new Map(stored.filter((b) => now < b.expiresAt).map((b) => [b.contact, b]));
+      const changed = change(bindings);
+      if (!item && bindings.size === 0) return;
+      if (item && !changed && bindings.size === stored.length) return;
+      const version = typeof item?.version === 'number' ? item.version : 0;
+      const condition: Condition = item
+        ? { expression: '#v = :v', values: { ':v': version }, names: { '#v': 'version' } }
+        : { expression: 'attribute_not_exists(pk)' };
+      const written =
+        bindings.size === 0
+          ? await this.delete(key, condition)
+          : await this.put(
+              {
+                ...key,
+                type: 'registrations',
+                bindings: Object.fromEntries(bindings),
+                version: version + 1,
+                ttl: ttlOf(Math.max(...[...bindings.values()].map((b) => b.expiresAt))),
+              },
+              condition,
+            );
+      if (written) return;
+    }
+    throw new Error(
+      `registrations of ${mcpttId}: still contended after ${REGISTRATION_WRITE_ATTEMPTS} attempts`,
+    );
   }
 
   // ---- affiliations -----------------------------------------------------------------------

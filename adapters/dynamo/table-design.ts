@@ -5,7 +5,7 @@
  * | item                | pk                  | sk                   | gsi1pk / gsi1sk                 | gsi2pk / gsi2sk        |
  * |---------------------|---------------------|----------------------|---------------------------------|------------------------|
  * | user                | USER#<mcpttId>      | PROFILE              |                                 | TYPE#user / <mcpttId>  |
- * | registration        | USER#<mcpttId>      | REG#<contact>        |                                 |                        |
+ * | registrations       | USER#<mcpttId>      | REGS                 |                                 |                        |
  * | group               | GROUP#<groupId>     | META                 |                                 | TYPE#group / <groupId> |
  * | membership          | GROUP#<groupId>     | MEMBER#<mcpttId>     | USER#<mcpttId> / MEMBER#<group> |                        |
  * | affiliation         | GROUP#<groupId>     | AFFIL#<mcpttId>#<client> | USER#<mcpttId> / AFFIL#<group>#<client> |          |
@@ -13,6 +13,10 @@
  * | temporary group     | TGI#<tgi>           | META                 |                                 | TYPE#tgi / <tgi>       |
  * | partner agreement   | AGREEMENT#<partner> | META                 |                                 | TYPE#agreement / <p>   |
  * | partner nonce       | NONCE#<partner>     | <nonce>              |                                 |                        |
+ *
+ * The registrations item holds every binding of one user (`bindings`: contact → binding, each with
+ * its own `expiresAt`), a `version` for optimistic locking, and `ttl` of its latest binding; it is
+ * read whole, so a call fetches the registrations of 100 members with one BatchGetItem (decision 0014).
  *
  * Every write is a single-item (conditional) write; there are no transactions. Items that
  * expire carry `expiresAt` (epoch ms), enforced on every read, and `ttl` (epoch seconds) so that

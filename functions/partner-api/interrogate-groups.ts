@@ -11,7 +11,7 @@
 import { filterUserForPartner } from '#core/agreement.ts';
 import { forbidden, notFound } from '#core/errors.ts';
 import { domainOf, normalizeSipUri } from '#core/ids.ts';
-import type { PartnerAgreement } from '#core/model.ts';
+import type { PartnerAgreement, SipUri } from '#core/model.ts';
 import type { InterrogationRequest, InterrogationResponse } from '#core/partner-protocol.ts';
 import type { AppDeps } from '../shared/deps.ts';
 
@@ -53,19 +53,15 @@ export const interrogateGroups = async (
   }
   // The call pass: what this interrogation found, for the legs of this call that follow within
   // moments (functions/call-routing/authorize-partner-leg.ts checks a leg against it, with no read of
-  // groups, markers or registrations per leg).
+  // groups, markers or registrations per leg). The members' registrations in one batch read.
   const memberIds = [...new Set(groups.flatMap((g) => g.members.map((m) => normalizeSipUri(m.mcpttId))))];
-  const contacts = await Promise.all(
-    memberIds.map(async (id) =>
-      [...(await deps.store.listRegistrations(id, now))]
-        .sort((a, b) => b.expiresAt - a.expiresAt)
-        .map((r) => r.contact),
-    ),
-  );
+  const registrations = await deps.store.registrationsOf(memberIds, now);
+  const contactsOf = (id: SipUri) =>
+    [...(registrations.get(id) ?? [])].sort((a, b) => b.expiresAt - a.expiresAt).map((r) => r.contact);
   await deps.store.putCallPass({
     tgi,
     callId: req.callId,
-    members: Object.fromEntries(memberIds.map((id, i) => [id, contacts[i] ?? []])),
+    members: Object.fromEntries(memberIds.map((id) => [id, contactsOf(id)])),
     expiresAt: now + CALL_PASS_LIFETIME_MS,
   });
   return { tgi, groups };

@@ -29,10 +29,12 @@ export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromE
         if (input.contact === '*') {
           if (input.expires !== 0)
             throw badRequest('contact * is only allowed with expires 0 (RFC 3261 §10.2.2)');
-          const all = await deps.store.listRegistrations(mcpttId, now);
-          await Promise.all(all.map((r) => deps.store.deleteRegistration(mcpttId, r.contact)));
+          // One after the other: the bindings share one item, written under optimistic locking.
+          for (const r of await deps.store.listRegistrations(mcpttId, now)) {
+            await deps.store.deleteRegistration(mcpttId, r.contact, now);
+          }
         } else if (input.expires === 0) {
-          await deps.store.deleteRegistration(mcpttId, input.contact);
+          await deps.store.deleteRegistration(mcpttId, input.contact, now);
         } else {
           const reg: Registration = {
             mcpttId,
@@ -40,7 +42,7 @@ export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromE
             expiresAt: now + input.expires * 1000,
             ...(input.clientId ? { clientId: input.clientId } : {}),
           };
-          await deps.store.putRegistration(reg);
+          await deps.store.putRegistration(reg, now);
         }
         return { status: 200, body: { mcpttId, bindings: await deps.store.listRegistrations(mcpttId, now) } };
       },

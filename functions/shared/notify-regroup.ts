@@ -27,13 +27,11 @@ export const notifyRegroup = async (
   try {
     for (const group of groups) {
       const members = [...new Set((await deps.store.affiliationsToGroup(group, now)).map((a) => a.mcpttId))];
-      const targets = (
-        await Promise.all(
-          members.map(async (m) =>
-            (await deps.store.listRegistrations(m, now)).map((r) => ({ target: m, contact: r.contact })),
-          ),
-        )
-      ).flat();
+      // Every member's contacts, in one batch read.
+      const registrations = await deps.store.registrationsOf(members, now);
+      const targets = members.flatMap((m) =>
+        (registrations.get(m) ?? []).map((r) => ({ target: m, contact: r.contact })),
+      );
       if (targets.length === 0) continue;
       const out = await messages.sendMessages({
         from: notice.tgi,

@@ -13,16 +13,12 @@ import type { Store } from '#adapters/dynamo/store.ts';
 import type { OriginateRequest } from '#adapters/edge-control-client.ts';
 import type { MetricsSink } from '#adapters/metrics.ts';
 import type { WorkflowClient } from '#adapters/workflow-client.ts';
-import { mapLimit } from '#core/map-limit.ts';
 import { buildMcpttInfo } from '#core/mcptt-info.ts';
 import type { EpochMs, SipUri, SystemDomain } from '#core/model.ts';
 import { CALL_HEADER, legSignatureParts, TGI_HEADER } from '#core/partner-leg.ts';
 import { signRequest } from '#core/request-signing.ts';
 import { recordLegOutcomes } from './member-response.ts';
 import type { ResolvedMember, ResolvedTemporaryGroup } from './resolve-temporary-group.ts';
-
-/** Registration look-ups in flight at once. */
-const LOOKUP_CONCURRENCY = 25;
 
 /** What InterrogatePartners leaves per partner (answered, or caught as unavailable). */
 export type Interrogation =
@@ -44,7 +40,7 @@ export interface InviteState extends ResolvedTemporaryGroup {
 
 export interface InviteDeps {
   system: SystemDomain;
-  store: Pick<Store, 'listRegistrations' | 'getAgreement'>;
+  store: Pick<Store, 'registrationsOf' | 'getAgreement'>;
   calls: Pick<CallStore, 'addLegs' | 'setTaskToken' | 'recordResponses' | 'claimDecision'>;
   /** Completes the wait when the legs that could not be sent decide the commencement by themselves. */
   workflow: Pick<WorkflowClient, 'taskSucceeded'>;
@@ -96,7 +92,9 @@ export const inviteMembers = async (taskToken: string, state: InviteState, deps:
   const unique = new Map(all.map((m) => [m.mcpttId, m]));
   const members = [...unique.values()];
   // Where each leg goes, looked up while the legs are being stored: the latest registration of each
-  // of our members (in parallel), the agreement of each partner system (once per partner).
+  // of our members (all of them in one batch read), the agreement of each partner system (once per partner).
+  const locals = members.filter((m) => m.system === deps.system).map((m) => m.mcpttId);
+  const registrations = deps.store.registrationsOf(locals, now);
   const agreements = new Map<SystemDomain, ReturnType<InviteDeps['store']['getAgreement']>>();
   const agreementOf = (partner: SystemDomain) => {
     let a = agreements.get(partner);
@@ -106,17 +104,19 @@ export const inviteMembers = async (taskToken: string, state: InviteState, deps:
     }
     return a;
   };
-  const routes = mapLimit(members, LOOKUP_CONCURRENCY, async (m) => {
-    if (m.system === deps.system) {
-      const bindings = await deps.store.listRegistrations(m.mcpttId, now);
-      const latest = [...bindings].sort((a, b) => b.expiresAt - a.expiresAt)[0];
-      return latest ? { member: m, contact: latest.contact } : { member: m, failure: NOT_REGISTERED };
-    }
-    const agreement = await agreementOf(m.system);
-    return agreement
-      ? { member: m, agreement }
-      : { member: m, failure: { status: 403, reason: `no agreement with ${m.system}` } };
-  });
+  const routes = Promise.all(
+    members.map(async (m) => {
+      if (m.system === deps.system) {
+        const bindings = (await registrations).get(m.mcpttId) ?? [];
+        const latest = [...bindings].sort((a, b) => b.expiresAt - a.expiresAt)[0];
+        return latest ? { member: m, contact: latest.contact } : { member: m, failure: NOT_REGISTERED };
+      }
+      const agreement = await agreementOf(m.system);
+      return agreement
+        ? { member: m, agreement }
+        : { member: m, failure: { status: 403, reason: `no agreement with ${m.system}` } };
+    }),
+  );
   // 1. Legs first (a response can never find no leg), then the token (no response can find no token).
   await deps.calls.addLegs(
     state.callId,

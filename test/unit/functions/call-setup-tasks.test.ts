@@ -113,9 +113,10 @@ describe('Function: call-setup-tasks', () => {
     deps.app = {
       ...deps.app,
       store: {
-        listRegistrations: async (id: string) => [
-          { mcpttId: id, contact: 'sip:bob@127.0.0.1:6001', expiresAt: 5_000 },
-        ],
+        registrationsOf: async (ids: readonly string[]) =>
+          new Map(
+            ids.map((id) => [id, [{ mcpttId: id, contact: 'sip:bob@127.0.0.1:6001', expiresAt: 5_000 }]]),
+          ),
       } as unknown as AppDeps['store'],
     };
     deps.calls = {

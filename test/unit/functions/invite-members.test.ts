@@ -61,6 +61,7 @@ describe('Function: inviteMembers', () => {
     const events: string[] = [];
     const recorded: unknown[] = [];
     let batch: OriginateRequest | undefined;
+    const lookups: (readonly string[])[] = [];
     const registrations: Record<string, Registration[]> = {
       'sip:alice@primary.example': [
         { mcpttId: 'sip:alice@primary.example', contact: 'sip:alice@127.0.0.1:6001', expiresAt: 1000 },
@@ -70,7 +71,11 @@ describe('Function: inviteMembers', () => {
     const out = await inviteMembers('token-1', state, {
       system: 'primary.example',
       store: {
-        listRegistrations: async (id) => registrations[id] ?? [],
+        // One batch for every local member; bob has no binding, so is left out of the answer.
+        registrationsOf: async (ids) => {
+          lookups.push(ids);
+          return new Map(ids.flatMap((id) => (registrations[id] ? [[id, registrations[id]] as const] : [])));
+        },
         getAgreement: async (p) => (p === 'partner.example' ? agreement : undefined),
       },
       calls: {
@@ -102,6 +107,7 @@ describe('Function: inviteMembers', () => {
       now: () => Date.now(),
     });
     expect(out).toEqual({ invited: 2, unreachable: 1 });
+    expect(lookups).toEqual([['sip:alice@primary.example', 'sip:bob@primary.example']]);
     expect(events).toEqual([
       'legs:alice@primary.example,bob@primary.example,carol@partner.example',
       'token:token-1',
@@ -150,7 +156,10 @@ describe('Function: inviteMembers', () => {
       { ...state, interrogations: [] },
       {
         system: 'primary.example',
-        store: { listRegistrations: async () => [], getAgreement: async () => undefined },
+        store: {
+          registrationsOf: async (ids) => new Map(ids.map((id) => [id, []])),
+          getAgreement: async () => undefined,
+        },
         calls: {
           addLegs: async (_c, legs) => legs.length,
           setTaskToken: async () => undefined,
@@ -187,9 +196,13 @@ describe('Function: inviteMembers', () => {
     const deps = {
       system: 'primary.example',
       store: {
-        listRegistrations: async (id: string) => [
-          { mcpttId: id, contact: 'sip:member@127.0.0.1:6001', expiresAt: Date.now() + 60_000 },
-        ],
+        registrationsOf: async (ids: readonly string[]) =>
+          new Map(
+            ids.map((id) => [
+              id,
+              [{ mcpttId: id, contact: 'sip:member@127.0.0.1:6001', expiresAt: Date.now() + 60_000 }],
+            ]),
+          ),
         getAgreement: async () => agreement,
       },
       calls: {

@@ -17,9 +17,13 @@ const store = {
   affiliationsToGroup: async (groupId: string): Promise<Affiliation[]> => [
     { mcpttId: 'sip:alice@primary.example', groupId, clientId: 'c1', expiresAt: NOW + 1000 },
   ],
-  listRegistrations: async (mcpttId: string): Promise<Registration[]> => [
-    { mcpttId, contact: 'sip:alice@198.51.100.7:5060', expiresAt: NOW + 1000 },
-  ],
+  registrationsOf: async (ids: readonly string[]): Promise<Map<string, Registration[]>> =>
+    new Map(
+      ids.map((mcpttId) => [
+        mcpttId,
+        [{ mcpttId, contact: 'sip:alice@198.51.100.7:5060', expiresAt: NOW + 1000 }],
+      ]),
+    ),
 } as unknown as Store;
 
 const channel = (sent: number) => {
@@ -61,6 +65,45 @@ describe('Function: notifyRegroup', () => {
     );
     expect(sent).toBe(1);
     expect(edge.sendMessages).toHaveBeenCalledTimes(1);
+  });
+
+  it("reads every affiliated member's registrations in one batch, and skips members with none", async () => {
+    const asked: (readonly string[])[] = [];
+    const many = {
+      affiliationsToGroup: async (groupId: string): Promise<Affiliation[]> => [
+        { mcpttId: 'sip:alice@primary.example', groupId, clientId: 'c1', expiresAt: NOW + 1000 },
+        { mcpttId: 'sip:alice@primary.example', groupId, clientId: 'c2', expiresAt: NOW + 1000 },
+        { mcpttId: 'sip:bob@primary.example', groupId, clientId: 'c3', expiresAt: NOW + 1000 },
+        { mcpttId: 'sip:carol@primary.example', groupId, clientId: 'c4', expiresAt: NOW + 1000 },
+      ],
+      registrationsOf: async (ids: readonly string[]): Promise<Map<string, Registration[]>> => {
+        asked.push(ids);
+        const alice = 'sip:alice@primary.example';
+        return new Map([
+          [
+            alice,
+            [
+              { mcpttId: alice, contact: 'sip:alice@198.51.100.7:5060', expiresAt: NOW + 1000 },
+              { mcpttId: alice, contact: 'sip:alice@198.51.100.8:5060', expiresAt: NOW + 2000 },
+            ],
+          ],
+          ['sip:bob@primary.example', []],
+        ]);
+      },
+    } as unknown as Store;
+    const edge = channel(2);
+    await notifyRegroup(
+      { ...deps({ edge: edge as unknown as EdgeControl }), store: many },
+      { action: 'regrouped', tgi: TGI },
+      [GROUP],
+    );
+    expect(asked).toEqual([
+      ['sip:alice@primary.example', 'sip:bob@primary.example', 'sip:carol@primary.example'],
+    ]);
+    expect(edge.sendMessages.mock.calls[0]?.[0].targets).toEqual([
+      { target: 'sip:alice@primary.example', contact: 'sip:alice@198.51.100.7:5060' },
+      { target: 'sip:alice@primary.example', contact: 'sip:alice@198.51.100.8:5060' },
+    ]);
   });
 
   it('sends nothing with neither, and a relay failure never fails the regroup', async () => {
