@@ -117,22 +117,26 @@ export const inviteMembers = async (taskToken: string, state: InviteState, deps:
         : { member: m, failure: { status: 403, reason: `no agreement with ${m.system}` } };
     }),
   );
-  // 1. Legs first (a response can never find no leg), then the token (no response can find no token).
-  await deps.calls.addLegs(
-    state.callId,
-    members.map((m) => ({
-      legId: legIdOf(m.mcpttId),
-      member: m.mcpttId,
-      system: m.system,
-      required: m.required,
-    })),
-  );
-  await deps.calls.setTaskToken(state.callId, taskToken);
+  // 1. The legs and the task token are stored before any INVITE leaves (a response can never find no
+  // leg, nor no token), while the routes are looked up: one round trip for the three.
+  const [resolvedRoutes] = await Promise.all([
+    routes,
+    deps.calls.addLegs(
+      state.callId,
+      members.map((m) => ({
+        legId: legIdOf(m.mcpttId),
+        member: m.mcpttId,
+        system: m.system,
+        required: m.required,
+      })),
+    ),
+    deps.calls.setTaskToken(state.callId, taskToken),
+  ]);
 
   // 2. The legs, signed for partners.
   const legs: OriginateRequest['legs'] = [];
   const failed: { legId: string; status: number; reason: string }[] = [];
-  for (const route of await routes) {
+  for (const route of resolvedRoutes) {
     const m = route.member;
     const legId = legIdOf(m.mcpttId);
     if ('failure' in route && route.failure) {
