@@ -30,8 +30,23 @@ export interface EdgeControl {
   originate(req: OriginateRequest): Promise<{ legs: { legId: string; sipCallId?: string }[] }>;
   /** The final response of a held INVITE (`POST /v1/held/{heldId}/final`). */
   held(callId: string, final: unknown): Promise<void>;
-  cancelLeg(callId: string, legId: string): Promise<void>;
-  byeLeg(callId: string, legId: string): Promise<void>;
+  /**
+   * Ends several legs of one call in one request (`POST /v1/legs/end`): CANCEL for a ringing leg, BYE
+   * for an answered one. Per leg, whether the edge knew it and sent the request.
+   */
+  endLegs(callId: string, legs: readonly LegEnding[]): Promise<{ legs: EndedLeg[] }>;
+}
+
+/** A leg to end, and how. */
+export interface LegEnding {
+  legId: string;
+  action: 'cancel' | 'bye';
+}
+
+/** What the edge did about one leg to end: `found` false for a leg it does not hold. */
+export interface EndedLeg extends LegEnding {
+  found: boolean;
+  done: boolean;
 }
 
 export const createEdgeControlClient = (opts: {
@@ -52,18 +67,11 @@ export const createEdgeControlClient = (opts: {
     return (text ? JSON.parse(text) : undefined) as T;
   };
   const ok = (s: number) => s >= 200 && s < 300;
-  const leg = (callId: string, legId: string, action: 'cancel' | 'bye') =>
-    post<void>(
-      `/v1/legs/${encodeURIComponent(legId)}/${action}?callId=${encodeURIComponent(callId)}`,
-      undefined,
-      ok,
-    );
   return {
     sendMessages: (m) => post('/v1/messages', m, ok),
     originate: (req) => post('/v1/legs', req, (s) => s === 202),
     held: (callId, final) => post<void>(`/v1/held/${encodeURIComponent(callId)}/final`, final, ok),
-    cancelLeg: (callId, legId) => leg(callId, legId, 'cancel'),
-    byeLeg: (callId, legId) => leg(callId, legId, 'bye'),
+    endLegs: (callId, legs) => post('/v1/legs/end', { callId, legs }, ok),
   };
 };
 

@@ -9,6 +9,7 @@
  *   GET  /v1/legs/{legId}?callId=…    a leg's state and outcome
  *   POST /v1/legs/{legId}/cancel      CANCEL a pending leg (§9.1)
  *   POST /v1/legs/{legId}/bye         BYE a confirmed leg (§15.1.1)
+ *   POST /v1/legs/end                 CANCEL or BYE several legs of one call in one request
  *   POST /v1/held/{heldId}/final      the final response of an INVITE held for the functions
  *   POST /v1/messages                 SIP MESSAGE (RFC 3428) to members, e.g. regroup notifications
  *   GET  /v1/health                   live transactions, calls, legs, held INVITEs
@@ -80,6 +81,14 @@ const OriginateRequest = z.strictObject({
     )
     .min(1)
     .max(2000),
+});
+
+const EndLegsRequest = z.strictObject({
+  callId: z.string().min(1).max(256),
+  legs: z
+    .array(z.strictObject({ legId: z.string().min(1).max(128), action: z.enum(['cancel', 'bye']) }))
+    .min(1)
+    .max(5000),
 });
 
 const MessageRequest = z.strictObject({
@@ -311,6 +320,21 @@ export const startControlApi = async (opts: ControlApiOptions): Promise<ControlA
           if (new Set(ids).size !== ids.length)
             return send(res, 400, { error: 'bad_request', message: 'legId values must be unique' });
           return send(res, 202, { callId: input.callId, legs: originate(input) });
+        }
+        if (method === 'POST' && path === '/v1/legs/end') {
+          const input = await parseJson(EndLegsRequest);
+          if (!input) return;
+          return send(res, 200, {
+            legs: input.legs.map(({ legId, action }) => {
+              const record = records.get(key(input.callId, legId));
+              if (!record) return { legId, action, found: false, done: false };
+              if (action === 'cancel')
+                return { legId, action, found: true, done: record.leg?.cancel() ?? false };
+              const done = record.leg?.bye() ?? false;
+              if (done) record.state = 'ended';
+              return { legId, action, found: true, done };
+            }),
+          });
         }
         const legMatch = /^\/v1\/legs\/([^/]+)(?:\/(cancel|bye))?$/.exec(path);
         if (legMatch?.[1]) {

@@ -19,7 +19,7 @@ export const cancelGroupCall = async (
     workflow: Pick<WorkflowClient, 'stopExecution'>;
     stateMachineArn: string;
     /** The edge task at a call's `edgeUrl` (the default edge without one); undefined: no edge configured. */
-    edgeFor: (url?: string) => Pick<EdgeControl, 'cancelLeg' | 'byeLeg'> | undefined;
+    edgeFor: (url?: string) => Pick<EdgeControl, 'endLegs'> | undefined;
     /** CallsFailed (cancelled) for a call cancelled before its final response. */
     metrics?: Pick<MetricsSink, 'add'>;
   },

@@ -14,7 +14,7 @@ export const releaseGroupCall = async (
   deps: {
     calls: Pick<CallStore, 'markReleased' | 'readCall'>;
     /** The edge task at a call's `edgeUrl` (the default edge without one); undefined: no edge configured. */
-    edgeFor: (url?: string) => Pick<EdgeControl, 'byeLeg' | 'cancelLeg'> | undefined;
+    edgeFor: (url?: string) => Pick<EdgeControl, 'endLegs'> | undefined;
   },
 ): Promise<{ released: boolean; byes: number; cancels: number }> => {
   if (!(await deps.calls.markReleased(callId))) return { released: false, byes: 0, cancels: 0 };

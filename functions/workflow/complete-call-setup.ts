@@ -31,6 +31,7 @@
  * `edgeUrl`, else the system's default edge): the held INVITE and the legs live there.
  */
 import type { CallStore, LegRecord } from '#adapters/dynamo/call-store.ts';
+import type { EdgeControl } from '#adapters/edge-control-client.ts';
 import type { MetricsSink } from '#adapters/metrics.ts';
 import { DEFAULT_CALL_POLICY } from '#core/call-policy.ts';
 import {
@@ -61,8 +62,8 @@ export interface HeldFinal {
 export interface CallSetupEdge {
   /** Sends the final response of the call's held INVITE. */
   held(callId: string, final: HeldFinal): Promise<void>;
-  cancelLeg(callId: string, legId: string): Promise<void>;
-  byeLeg(callId: string, legId: string): Promise<void>;
+  /** CANCELs the ringing legs and BYEs the answered ones, in one request. */
+  endLegs: EdgeControl['endLegs'];
 }
 
 export interface CompleteCallSetupDeps {

@@ -118,7 +118,7 @@ const WORKFLOW_ACCESS: Readonly<Record<string, StatesAction>> = {
 };
 
 /** EdgeControl methods (adapters/edge-control-client.ts). */
-const EDGE_METHODS = ['sendMessages', 'originate', 'held', 'cancelLeg', 'byeLeg'];
+const EDGE_METHODS = ['sendMessages', 'originate', 'held', 'endLegs'];
 /**
  * What goes either to the edge or to the message relay (`deps.messages ?? deps.edge`, in a variable named
  * `messages`: functions/shared/notify-regroup.ts): the relay client (adapters/message-relay-client.ts)

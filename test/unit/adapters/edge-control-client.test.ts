@@ -71,12 +71,12 @@ describe('createEdgeControlClients', () => {
     expect(edgeFor()).toBe(edge);
     expect(edgeFor(`${taskA}/`)).toBe(edgeFor(taskA));
     await edgeFor(taskA).held('call-1', { status: 200 });
-    await edgeFor(taskB).byeLeg('call-2', 'bob');
-    await edgeFor(undefined).cancelLeg('call-3', 'carol');
+    await edgeFor(taskB).endLegs('call-2', [{ legId: 'bob', action: 'bye' }]);
+    await edgeFor(undefined).endLegs('call-3', [{ legId: 'carol', action: 'cancel' }]);
     expect(seen).toEqual([
       { server: 'task-a', path: '/v1/held/call-1/final', auth: 'Bearer tok' },
-      { server: 'task-b', path: '/v1/legs/bob/bye?callId=call-2', auth: 'Bearer tok' },
-      { server: 'default', path: '/v1/legs/carol/cancel?callId=call-3', auth: 'Bearer tok' },
+      { server: 'task-b', path: '/v1/legs/end', auth: 'Bearer tok' },
+      { server: 'default', path: '/v1/legs/end', auth: 'Bearer tok' },
     ]);
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CallRecord, LegRecord } from '#adapters/dynamo/call-store.ts';
+import type { LegEnding } from '#adapters/edge-control-client.ts';
 import { DEFAULT_CALL_POLICY } from '#core/call-policy.ts';
 import { CALL_SETUP_RESULT_TYPE, parseCallSetupResultXml } from '#core/call-setup-result.ts';
 import type { CallPolicy } from '#core/model.ts';
@@ -76,13 +77,12 @@ const fakes = (opts: { call?: boolean; legs?: LegRecord[]; heldFails?: boolean; 
           if (opts.heldFails) throw new Error('no such held INVITE');
           held.push({ callId, final });
         },
-        cancelLeg: async (_: string, legId: string) => {
-          edgeOps.push(`cancel ${legId}@${at}`);
-          cancelled.push(legId);
-        },
-        byeLeg: async (_: string, legId: string) => {
-          edgeOps.push(`bye ${legId}@${at}`);
-          byes.push(legId);
+        endLegs: async (_: string, legs: readonly LegEnding[]) => {
+          for (const { legId, action } of legs) {
+            edgeOps.push(`${action} ${legId}@${at}`);
+            (action === 'cancel' ? cancelled : byes).push(legId);
+          }
+          return { legs: legs.map((l) => ({ ...l, found: true, done: true })) };
         },
       };
     },

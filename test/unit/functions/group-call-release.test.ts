@@ -2,8 +2,10 @@
  * cancel-group-call and release-group-call end the member legs at the edge task that holds them: the
  * call record's `edgeUrl`, or the system's default edge for a call that names none.
  */
+
 import { describe, expect, it } from 'vitest';
 import type { CallRecord, LegRecord } from '#adapters/dynamo/call-store.ts';
+import type { LegEnding } from '#adapters/edge-control-client.ts';
 import { cancelGroupCall } from '#functions/call-routing/cancel-group-call.ts';
 import { releaseGroupCall } from '#functions/call-routing/release-group-call.ts';
 
@@ -33,11 +35,9 @@ const edges = () => {
   const edgeFor = (url?: string) => {
     const at = url ?? 'default';
     return {
-      cancelLeg: async (_: string, legId: string) => {
-        ops.push(`cancel ${legId}@${at}`);
-      },
-      byeLeg: async (_: string, legId: string) => {
-        ops.push(`bye ${legId}@${at}`);
+      endLegs: async (_: string, legs: readonly LegEnding[]) => {
+        for (const l of legs) ops.push(`${l.action} ${l.legId}@${at}`);
+        return { legs: legs.map((l) => ({ ...l, found: true, done: true })) };
       },
     };
   };

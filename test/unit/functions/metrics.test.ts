@@ -138,8 +138,7 @@ describe('Metrics: call setup outcome and latency (CompleteCallSetup)', () => {
         held: async () => {
           if (opts.heldFails) throw new Error('gone');
         },
-        cancelLeg: async () => undefined,
-        byeLeg: async () => undefined,
+        endLegs: async () => ({ legs: [] }),
       }),
       metrics,
     };
