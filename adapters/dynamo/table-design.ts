@@ -13,6 +13,12 @@
  * | temporary group     | TGI#<tgi>           | META                 |                                 | TYPE#tgi / <tgi>       |
  * | partner agreement   | AGREEMENT#<partner> | META                 |                                 | TYPE#agreement / <p>   |
  * | partner nonce       | NONCE#<partner>     | <nonce>              |                                 |                        |
+ * | partner leg nonces  | NONCES#<partner>#<callId> | NONCES         |                                 |                        |
+ * | call pass           | CALLPASS#<tgi>      | <callId>             |                                 |                        |
+ *
+ * Partner leg nonces: the nonces of the signed legs of one call that a partner invited to us
+ * (`nonces`, a string set grown with `ADD`), so that a batch of legs costs one write; kept until
+ * `expiresAt`, which is only ever raised (Store.recordCallNonces).
  *
  * Every write is a single-item (conditional) write; there are no transactions. Items that
  * expire carry `expiresAt` (epoch ms), enforced on every read, and `ttl` (epoch seconds) so that
