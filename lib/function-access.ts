@@ -109,8 +109,9 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   // groupsOfUser, affiliationsOfUser (byUser), putAffiliation, deleteAffiliation
   affiliation: access([QUERY, PUT, DELETE], ['byUser']),
   // groupsOfUser, affiliationsOfUser (byUser), getUser, getGroup, getMarker, getTemporaryGroup,
-  // getAgreement, getCallPass, listRegistrations, recordNonce, claimSipCallId, createCall, claimDecision,
-  // setStatus, listLegs; starts and stops workflow executions; cancels and ends legs at the edge
+  // getAgreement, getCallPass, listRegistrations, recordNonce, recordCallNonces (UpdateItem),
+  // claimSipCallId, createCall, claimDecision, setStatus, listLegs; starts and stops workflow
+  // executions; cancels and ends legs at the edge
   'call-routing': access(
     [GET, QUERY, PUT, UPDATE],
     ['byUser'],

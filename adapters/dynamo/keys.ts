@@ -13,6 +13,8 @@ export const keys = {
   temporaryGroup: (tgi: string) => ({ pk: `TGI#${tgi}`, sk: 'META' }),
   agreement: (partner: string) => ({ pk: `AGREEMENT#${partner}`, sk: 'META' }),
   nonce: (partner: string, nonce: string) => ({ pk: `NONCE#${partner}`, sk: nonce }),
+  /** The nonces of the partner legs of one call (a string set): one item, one write per batch of legs. */
+  callNonces: (partner: string, callId: string) => ({ pk: `NONCES#${partner}#${callId}`, sk: 'NONCES' }),
   callPass: (tgi: string, callId: string) => ({ pk: `CALLPASS#${tgi}`, sk: callId }),
 } as const;
 

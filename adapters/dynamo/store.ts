@@ -512,6 +512,71 @@ export class Store {
     return item && notExpired(item, now) ? strip<CallPass>(item) : undefined;
   }
 
+  /**
+   * Records the nonces of partner legs that name call `callId` in the call's nonce item
+   * (`NONCES#<partner>#<callId>`, a string set) with ONE UpdateItem (`ADD`, returning the set as it
+   * was), and keeps the item at least until `expiresAt`. Returns those of `nonces` recorded before:
+   * replays. (Duplicates within `nonces` are the caller's to refuse: they are recorded once.)
+   *
+   * The item's `expiresAt` (and `ttl`) is only ever raised, never shortened, so every nonce stays as
+   * long as its own write asked. Update expressions have no max(), so the write is conditional:
+   *  1. `ADD` the nonces and `SET expiresAt` to ours if the item has none or an earlier (or equal) one;
+   *  2. else (a write asked for later) `ADD` the nonces only, if its `expiresAt` is still later than
+   *     ours. `expiresAt` only grows, so this fails only when TTL deleted the item in between: then 1
+   *     again, which creates it.
+   * A failed condition writes nothing, so no nonce is recorded twice. An expired item that TTL has not
+   * deleted yet is raised and reused: the nonces it still holds belong to signatures too old to pass.
+   */
+  async recordCallNonces(
+    partner: string,
+    callId: string,
+    nonces: readonly string[],
+    expiresAt: EpochMs,
+  ): Promise<Set<string>> {
+    const added = new Set(nonces);
+    if (added.size === 0) return new Set(); // DynamoDB has no empty sets
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const raise = attempt % 2 === 0;
+      try {
+        const out = await this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: keys.callNonces(partner, callId),
+            ...(raise
+              ? {
+                  UpdateExpression: 'ADD #nonces :nonces SET #e = :e, #ttl = :ttl, #type = :type',
+                  ConditionExpression: 'attribute_not_exists(#e) OR #e <= :e',
+                  ExpressionAttributeNames: {
+                    '#nonces': 'nonces',
+                    '#e': 'expiresAt',
+                    '#ttl': 'ttl',
+                    '#type': 'type',
+                  },
+                  ExpressionAttributeValues: {
+                    ':nonces': added,
+                    ':e': expiresAt,
+                    ':ttl': ttlOf(expiresAt),
+                    ':type': 'call-nonces',
+                  },
+                }
+              : {
+                  UpdateExpression: 'ADD #nonces :nonces',
+                  ConditionExpression: '#e > :e',
+                  ExpressionAttributeNames: { '#nonces': 'nonces', '#e': 'expiresAt' },
+                  ExpressionAttributeValues: { ':nonces': added, ':e': expiresAt },
+                }),
+            ReturnValues: 'UPDATED_OLD',
+          }),
+        );
+        const before: unknown = out.Attributes?.nonces;
+        return new Set(before instanceof Set ? [...added].filter((n) => before.has(n)) : []);
+      } catch (e) {
+        if (!isConditionFailure(e)) throw e;
+      }
+    }
+    throw new Error(`recordCallNonces: the nonce item of ${partner} ${callId} kept changing`);
+  }
+
   // ---- registrations ----------------------------------------------------------------------
 
   /**

@@ -13,6 +13,12 @@
  * | temporary group     | TGI#<tgi>           | META                 |                                 | TYPE#tgi / <tgi>       |
  * | partner agreement   | AGREEMENT#<partner> | META                 |                                 | TYPE#agreement / <p>   |
  * | partner nonce       | NONCE#<partner>     | <nonce>              |                                 |                        |
+ * | partner leg nonces  | NONCES#<partner>#<callId> | NONCES         |                                 |                        |
+ * | call pass           | CALLPASS#<tgi>      | <callId>             |                                 |                        |
+ *
+ * Partner leg nonces: the nonces of the signed legs of one call that a partner invited to us
+ * (`nonces`, a string set grown with `ADD`), so that a batch of legs costs one write; kept until
+ * `expiresAt`, which is only ever raised (Store.recordCallNonces).
  *
  * The registrations item holds every binding of one user (`bindings`: contact → binding, each with
  * its own `expiresAt`), a `version` for optimistic locking, and `ttl` of its latest binding; it is

@@ -13,17 +13,32 @@
  * pass our interrogation of that call wrote (functions/partner-api/interrogate-groups.ts): steps 2–4
  * then cost no read per leg (the pass is read once per call and container). Without a pass (a leg
  * that names no call, or a pass expired), the checks are made from the store, leg by leg.
+ *
+ * The legs of a group call reach the edge together and are authorized together
+ * ({@link authorizePartnerLegs}): signatures leg by leg (CPU only), then one read of each call's pass
+ * and ONE write of the nonces of each call's legs (Store.recordCallNonces), whether or not the call
+ * has a pass, so a replay is caught even after the pass expired. A leg that names no call records its
+ * nonce on its own (Store.recordNonce), as the partner API's requests do. The signature binds a nonce to
+ * its call (or to no call), so a signed leg is always looked for in the one place its nonce was recorded.
  */
 
 import type { CallPass } from '#adapters/dynamo/store.ts';
 import { DomainError } from '#core/errors.ts';
 import { domainOf, tryNormalizeSipUri } from '#core/ids.ts';
-import type { PartnerAgreement, SipUri } from '#core/model.ts';
+import type { EpochMs, PartnerAgreement, SipUri } from '#core/model.ts';
 import { legSignatureParts } from '#core/partner-leg.ts';
 import { verifySignedRequest } from '#core/request-signing.ts';
 import type { AppDeps } from '../shared/deps.ts';
 import { SIGNATURE_MAX_SKEW_MS } from '../shared/partner-auth.ts';
 import type { CallRoute } from './route-call.ts';
+
+/** A leg invited by a partner: the member it is for, its TGI and its signature header fields. */
+export interface PartnerLeg {
+  target: SipUri;
+  tgi: string;
+  /** Lower-case `x-mcptt-*` names. */
+  headers: Record<string, string>;
+}
 
 const refuse = (warning: string, warningCode?: number): CallRoute => ({
   action: 'reject',
@@ -33,17 +48,79 @@ const refuse = (warning: string, warningCode?: number): CallRoute => ({
   ...(warningCode ? { warningCode } : {}),
 });
 
-export const authorizePartnerLeg = async (
-  leg: { target: SipUri; tgi: string; headers: Record<string, string> },
+const REPLAYED = 'replayed partner leg';
+
+/** One leg. */
+export const authorizePartnerLeg = async (leg: PartnerLeg, deps: AppDeps): Promise<CallRoute> =>
+  (await authorizePartnerLegs([leg], deps))[0] as CallRoute;
+
+/** A leg whose signature, time and TGI passed (step 1 but the nonce, and step 2). */
+interface VerifiedLeg {
+  target: SipUri;
+  tgi: SipUri;
+  callId: string | undefined;
+  partner: string;
+  nonce: string;
+  timestamp: number;
+}
+
+/** The legs an edge received together (functions/call-routing/handler.ts): their routes, in order. */
+export const authorizePartnerLegs = async (
+  legs: readonly PartnerLeg[],
   deps: AppDeps,
-): Promise<CallRoute> => {
+): Promise<CallRoute[]> => {
+  const now = deps.now();
+  const agreementsOf = new Map<string, Promise<PartnerAgreement | undefined>>();
+  const agreementOnce = (sender: string) => {
+    let agreement = agreementsOf.get(sender);
+    if (!agreement) {
+      agreement = agreementOf(sender, deps);
+      agreementsOf.set(sender, agreement);
+    }
+    return agreement;
+  };
+  const verified = await Promise.all(legs.map((leg) => verifyLeg(leg, agreementOnce, deps, now)));
+  // A nonce an earlier leg of the batch carries (same partner) is a replay: refused without a read.
+  const seen = new Set<string>();
+  const distinct = verified.filter((v): v is VerifiedLeg => {
+    if ('action' in v) return false;
+    const key = `${v.partner}\n${v.nonce}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  // The nonces are recorded while the members are checked: one round trip.
+  const [fresh, routes] = await Promise.all([
+    recordNonces(distinct, deps, now),
+    Promise.all(
+      distinct.map((v) =>
+        v.callId
+          ? checkAgainstPass(v.target, v.tgi, v.callId, deps, now)
+          : checkFromStore(v.target, v.tgi, deps, now),
+      ),
+    ),
+  ]);
+  const routeOf = new Map(distinct.map((v, i) => [v, routes[i]]));
+  return verified.map((v) => {
+    if ('action' in v) return v;
+    const route = routeOf.get(v);
+    return route && fresh.get(v) ? route : refuse(REPLAYED);
+  });
+};
+
+/** Step 1 but the nonce (signature with the agreement's key, time) and step 2; a refusal otherwise. */
+const verifyLeg = async (
+  leg: PartnerLeg,
+  agreementOf: (sender: string) => Promise<PartnerAgreement | undefined>,
+  deps: AppDeps,
+  now: EpochMs,
+): Promise<VerifiedLeg | CallRoute> => {
   const tgi = tryNormalizeSipUri(leg.tgi);
   const sender = leg.headers['x-mcptt-system']?.toLowerCase();
   if (!tgi || !sender) return refuse('unsigned partner leg');
   const callId = leg.headers['x-mcptt-call'];
-  const agreement = await agreementOf(sender, deps);
+  const agreement = await agreementOf(sender);
   if (!agreement) return refuse(`no agreement with ${sender}`);
-  const now = deps.now();
   let verified: { nonce: string; timestamp: number };
   try {
     const parts = legSignatureParts({ member: leg.target, tgi, ...(callId ? { callId } : {}) });
@@ -61,19 +138,49 @@ export const authorizePartnerLeg = async (
   }
   if (domainOf(tgi) !== agreement.partner)
     return refuse(`${tgi} is not a temporary group of ${agreement.partner}`);
-  // The nonce (replay protection) is recorded while the member is checked: one round trip.
-  const [fresh, route] = await Promise.all([
-    deps.store.recordNonce(
-      agreement.partner,
-      verified.nonce,
-      verified.timestamp + SIGNATURE_MAX_SKEW_MS + 1,
-      now,
-    ),
-    callId
-      ? checkAgainstPass(leg.target, tgi, callId, deps, now)
-      : checkFromStore(leg.target, tgi, deps, now),
+  return { target: leg.target, tgi, callId: callId || undefined, partner: agreement.partner, ...verified };
+};
+
+/**
+ * Replay protection for verified legs of distinct nonces: whether each nonce is fresh (not recorded
+ * before). The nonces of the legs naming the same call are recorded in one write, kept as long as the
+ * latest of their signatures could still be accepted; a leg naming no call records its own.
+ */
+const recordNonces = async (
+  legs: readonly VerifiedLeg[],
+  deps: AppDeps,
+  now: EpochMs,
+): Promise<Map<VerifiedLeg, boolean>> => {
+  const fresh = new Map<VerifiedLeg, boolean>();
+  const calls = new Map<string, VerifiedLeg[]>();
+  const single: VerifiedLeg[] = [];
+  for (const v of legs) {
+    if (v.callId === undefined) single.push(v);
+    else {
+      const key = `${v.partner}\n${v.callId}`;
+      const of = calls.get(key);
+      if (of) of.push(v);
+      else calls.set(key, [v]);
+    }
+  }
+  // A nonce is kept as long as its timestamp could still pass the skew check.
+  const keptUntil = (timestamp: number) => timestamp + SIGNATURE_MAX_SKEW_MS + 1;
+  await Promise.all([
+    ...[...calls.values()].map(async (of) => {
+      const { partner, callId } = of[0] as VerifiedLeg & { callId: string };
+      const replayed = await deps.store.recordCallNonces(
+        partner,
+        callId,
+        of.map((v) => v.nonce),
+        keptUntil(Math.max(...of.map((v) => v.timestamp))),
+      );
+      for (const v of of) fresh.set(v, !replayed.has(v.nonce));
+    }),
+    ...single.map(async (v) => {
+      fresh.set(v, await deps.store.recordNonce(v.partner, v.nonce, keptUntil(v.timestamp), now));
+    }),
   ]);
-  return fresh ? route : refuse('replayed partner leg');
+  return fresh;
 };
 
 /** Steps 2–4 against the call pass of `callId`, or from the store when there is none. */
@@ -82,7 +189,7 @@ const checkAgainstPass = async (
   tgi: SipUri,
   callId: string,
   deps: AppDeps,
-  now: number,
+  now: EpochMs,
 ): Promise<CallRoute> => {
   const pass = await callPassOf(tgi, callId, deps, now);
   if (!pass) return checkFromStore(target, tgi, deps, now);
@@ -97,7 +204,7 @@ const checkFromStore = async (
   target: SipUri,
   tgi: SipUri,
   deps: AppDeps,
-  now: number,
+  now: EpochMs,
 ): Promise<CallRoute> => {
   const [groups, bindings] = await Promise.all([
     deps.store.groupsOfUser(target),
@@ -115,28 +222,46 @@ const checkFromStore = async (
   return { action: 'relay', targets: latest.map((b) => ({ contact: b.contact })) };
 };
 
-/** Call passes read by this container, until they expire (a pass never changes once written). */
-const passes = new Map<string, CallPass>();
+/**
+ * Call passes read by this container, until they expire (a pass never changes once written), and the
+ * reads in flight: the legs of a batch that all miss the cache wait for the same read. A read that
+ * fails or finds no pass is not kept (the next leg reads again).
+ */
+interface CachedPass {
+  pass: Promise<CallPass | undefined>;
+  /** Once read. */
+  expiresAt?: EpochMs;
+}
+const passes = new Map<string, CachedPass>();
 const MAX_CACHED_PASSES = 1000;
 
 const callPassOf = async (
   tgi: SipUri,
   callId: string,
   deps: AppDeps,
-  now: number,
+  now: EpochMs,
 ): Promise<CallPass | undefined> => {
   const key = `${tgi}\n${callId}`;
-  const cached = passes.get(key);
-  if (cached && cached.expiresAt > now) return cached;
-  const pass = await deps.store.getCallPass(tgi, callId, now);
-  if (pass) {
+  let cached = passes.get(key);
+  if (!cached || (cached.expiresAt !== undefined && cached.expiresAt <= now)) {
     if (passes.size >= MAX_CACHED_PASSES) {
       for (const [k, p] of passes)
-        if (p.expiresAt <= now || passes.size >= MAX_CACHED_PASSES) passes.delete(k);
+        if ((p.expiresAt !== undefined && p.expiresAt <= now) || passes.size >= MAX_CACHED_PASSES)
+          passes.delete(k);
     }
-    passes.set(key, pass);
+    const entry: CachedPass = { pass: deps.store.getCallPass(tgi, callId, now) };
+    const forget = () => {
+      if (passes.get(key) === entry) passes.delete(key);
+    };
+    entry.pass.then((pass) => {
+      if (pass) entry.expiresAt = pass.expiresAt;
+      else forget();
+    }, forget);
+    passes.set(key, entry);
+    cached = entry;
   }
-  return pass;
+  const pass = await cached.pass;
+  return pass && pass.expiresAt > now ? pass : undefined;
 };
 
 /**

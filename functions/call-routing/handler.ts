@@ -2,14 +2,15 @@
 import { z } from 'zod';
 import { edgeControlBaseUrl, MAX_EDGE_URL_LENGTH } from '#adapters/edge-control-client.ts';
 import { domainOf, tryNormalizeSipUri } from '#core/ids.ts';
+import type { SipUri } from '#core/model.ts';
 import { type AppDeps, depsFromEnv } from '../shared/deps.ts';
 import { httpFunction, once } from '../shared/http-function.ts';
 import { addLogContext, withLogContext } from '../shared/logger.ts';
-import { authorizePartnerLeg } from './authorize-partner-leg.ts';
+import { authorizePartnerLeg, authorizePartnerLegs, type PartnerLeg } from './authorize-partner-leg.ts';
 import { callableGroup } from './callable-group.ts';
 import { cancelGroupCall } from './cancel-group-call.ts';
 import { releaseGroupCall } from './release-group-call.ts';
-import { routeCall } from './route-call.ts';
+import { type CallRoute, routeCall } from './route-call.ts';
 import { startGroupCall } from './start-group-call.ts';
 
 const CallRequest = z.strictObject({
@@ -53,30 +54,55 @@ const storeView = (deps: AppDeps) => ({
   affiliationsOfUser: (id: string) => deps.store.affiliationsOfUser(id),
 });
 
-/** Where one INVITE goes: a partner leg, a group call, or a user (functions/call-routing). */
-const routeOne = async (input: z.infer<typeof CallRequest>, deps: AppDeps): Promise<unknown> => {
+type CallInput = z.infer<typeof CallRequest>;
+
+/**
+ * What is known of an INVITE before anything is read: its route already (a malformed or foreign
+ * target), a leg a partner invited, or a call to route; with the fields to log it by.
+ */
+type Classified = { log: Record<string, unknown> } & (
+  | { route: CallRoute }
+  | { partnerLeg: PartnerLeg }
+  | { caller: SipUri; target: SipUri }
+);
+
+const classify = (input: CallInput, deps: AppDeps): Classified => {
   const target = tryNormalizeSipUri(input.target);
   const caller = tryNormalizeSipUri(input.caller, deps.system);
-  addLogContext({
-    sipCallId: input.callId,
-    target: target ?? input.target,
-    caller: caller ?? input.caller,
-  });
+  const log = { sipCallId: input.callId, target: target ?? input.target, caller: caller ?? input.caller };
   if (!target || !caller) {
-    return { action: 'reject', status: 404, reason: 'Not Found' };
+    return { log, route: { action: 'reject', status: 404, reason: 'Not Found' } };
   }
   if (domainOf(target) !== deps.system) {
     return {
-      action: 'reject',
-      status: 404,
-      reason: 'Not Found',
-      warning: `not served by ${deps.system}`,
+      log,
+      route: { action: 'reject', status: 404, reason: 'Not Found', warning: `not served by ${deps.system}` },
     };
   }
   if (input.partnerLeg) {
-    addLogContext({ tgi: input.partnerLeg.tgi, partner: domainOf(caller) });
-    return authorizePartnerLeg({ target, ...input.partnerLeg }, deps);
+    return {
+      log: { ...log, tgi: input.partnerLeg.tgi, partner: domainOf(caller) },
+      partnerLeg: { target, ...input.partnerLeg },
+    };
   }
+  return { log, caller, target };
+};
+
+/** Where one INVITE goes: a partner leg, a group call, or a user (functions/call-routing). */
+const routeOne = async (input: CallInput, deps: AppDeps): Promise<unknown> => {
+  const classified = classify(input, deps);
+  addLogContext(classified.log);
+  if ('route' in classified) return classified.route;
+  if ('partnerLeg' in classified) return authorizePartnerLeg(classified.partnerLeg, deps);
+  return routeToUs(input, classified, deps);
+};
+
+/** An INVITE to one of our groups or users. */
+const routeToUs = async (
+  input: CallInput,
+  { caller, target }: { caller: SipUri; target: SipUri },
+  deps: AppDeps,
+): Promise<unknown> => {
   // A call to one of our temporary groups starts the call setup workflow (TS 23.379).
   if (
     deps.callSetup &&
@@ -111,6 +137,10 @@ const routeOne = async (input: z.infer<typeof CallRequest>, deps: AppDeps): Prom
   }
   return routeCall({ caller, target }, deps);
 };
+
+/** The log fields all of `logs` share (a batch of one call's legs: its TGI and partner). */
+const commonFields = (logs: readonly Record<string, unknown>[]): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(logs[0] ?? {}).filter(([k, v]) => logs.every((l) => l[k] === v)));
 
 /** Whether a request body is a batch (`{ "calls": … }`); its validation names the fields either way. */
 const isBatch = (raw: string): boolean => {
@@ -159,10 +189,35 @@ export const buildHandler = (deps: () => Promise<AppDeps> = once(() => depsFromE
       'POST /edge/calls': async ({ body, rawBody, deps }) => {
         if (!isBatch(rawBody())) return { status: 200, body: await routeOne(body(CallRequest), deps) };
         const input = body(CallBatch);
-        // The INVITEs the edge received together (a group call's legs at a partner): each in its own
-        // log context, all at once.
-        const routes = await Promise.all(input.calls.map((c) => withLogContext({}, () => routeOne(c, deps))));
-        return { status: 200, body: { routes } };
+        // The INVITEs the edge received together, all at once: the legs partners invited (a group
+        // call's legs at a partner) authorized together, one read of each call's pass and one write of
+        // its nonces; any other INVITE in its own log context, as if alone.
+        const classified = input.calls.map((c) => classify(c, deps));
+        const partnerLegs = classified.flatMap((c) => ('partnerLeg' in c ? [c] : []));
+        const [legRoutes, routes] = await Promise.all([
+          partnerLegs.length === 0
+            ? []
+            : withLogContext(commonFields(partnerLegs.map((c) => c.log)), () =>
+                authorizePartnerLegs(
+                  partnerLegs.map((c) => c.partnerLeg),
+                  deps,
+                ),
+              ),
+          Promise.all(
+            classified.map((c, i) =>
+              'partnerLeg' in c
+                ? undefined
+                : withLogContext(c.log, async () =>
+                    'route' in c ? c.route : routeToUs(input.calls[i] as CallInput, c, deps),
+                  ),
+            ),
+          ),
+        ]);
+        const legRoute = new Map(partnerLegs.map((c, i) => [c, legRoutes[i]]));
+        return {
+          status: 200,
+          body: { routes: classified.map((c, i) => ('partnerLeg' in c ? legRoute.get(c) : routes[i])) },
+        };
       },
     },
     deps,

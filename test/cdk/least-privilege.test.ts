@@ -82,6 +82,7 @@ const METHOD_ACCESS: Readonly<Record<string, { actions: DynamoAction[]; index?: 
   listAgreements: { actions: [QUERY], index: 'byType' },
   deleteAgreement: { actions: [DELETE] },
   recordNonce: { actions: [PUT] },
+  recordCallNonces: { actions: [UPDATE] },
   putCallPass: { actions: [PUT] },
   getCallPass: { actions: [GET] },
   // Read-modify-write of the user's one registrations item; deleted when no binding is left.

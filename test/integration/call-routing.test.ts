@@ -1,5 +1,7 @@
 /** Routing of INVITEs that reach the edge: relay to a registered user, 302 for a regrouped group. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { legSignatureParts } from '#core/partner-leg.ts';
+import { signRequest } from '#core/request-signing.ts';
 import type { LocalSystems } from '#local/systems.ts';
 import { call, demoConfig, login, startDemo } from '../support/local-systems.ts';
 
@@ -155,5 +157,67 @@ describe('Function: call-routing (POST /edge/calls)', () => {
     expect((await call(primary, 'POST', '/edge/calls', { headers: edge, body: { calls: [] } })).status).toBe(
       400,
     );
+  });
+
+  it('authorizes the partner legs of a batch together, the other INVITEs beside them, routes in order', async () => {
+    const signedLeg = (member: string, callId: string) => ({
+      caller: 'sip:dispatcher@primary.example',
+      target: member,
+      callId: `sip-${callId}-${member}`,
+      partnerLeg: {
+        tgi: 'sip:batch-tg@primary.example',
+        headers: Object.fromEntries(
+          Object.entries({
+            ...signRequest({
+              ...legSignatureParts({ member, tgi: 'sip:batch-tg@primary.example', callId }),
+              sender: 'primary.example',
+              target: 'partner.example',
+              keyId: 'primary-partner-2026',
+              key: 'zneKPcU1uWCLtxoib_vIR_FXCb-Mi7taHz73uENidI0',
+              now: Date.now(),
+            }),
+            'X-MCPTT-Call': callId,
+          }).map(([k, v]) => [k.toLowerCase(), v]),
+        ),
+      },
+    });
+    // No interrogation of this call: no pass, so the legs are checked from the store (carol's group is
+    // not regrouped into the TGI: 403 116).
+    const carol = signedLeg('sip:carol@partner.example', 'batch-call');
+    const tampered = {
+      ...signedLeg('sip:carol@partner.example', 'batch-call'),
+      target: 'sip:dave@partner.example',
+    };
+    const batch = (calls: unknown[]) =>
+      call<{ routes: Record<string, unknown>[] }>(partner, 'POST', '/edge/calls', {
+        headers: partnerEdge,
+        body: { calls },
+      });
+    const res = await batch([
+      carol,
+      { caller: 'sip:carol@partner.example', target: 'sip:nobody@partner.example', callId: 'plain-1' },
+      tampered,
+      carol,
+      { caller: 'sip:carol@partner.example', target: 'sip:x@elsewhere.example', callId: 'plain-2' },
+    ]);
+    expect(res.status).toBe(200);
+    expect(res.body.routes).toMatchObject([
+      { action: 'reject', status: 403, warningCode: 116 },
+      { action: 'reject', status: 404 },
+      { action: 'reject', status: 403, warning: 'bad signature' },
+      { action: 'reject', status: 403, warning: 'replayed partner leg' },
+      { action: 'reject', status: 404, warning: 'not served by partner.example' },
+    ]);
+    // The same leg in a later batch (or alone) is a replay.
+    expect((await batch([carol])).body.routes).toMatchObject([
+      { action: 'reject', status: 403, warning: 'replayed partner leg' },
+    ]);
+    expect(
+      (await call(partner, 'POST', '/edge/calls', { headers: partnerEdge, body: carol })).body,
+    ).toMatchObject({
+      action: 'reject',
+      status: 403,
+      warning: 'replayed partner leg',
+    });
   });
 });
