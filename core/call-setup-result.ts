@@ -19,6 +19,12 @@
  *   <member uri="sip:dan@primary.example" system="primary.example" state="declined" status="603" reason="Decline"/>
  * </call-setup-result>
  * ```
+ *
+ * A call of more than {@link MAX_LISTED_MEMBERS} legs lists only the members that did not accept
+ * (the "detailed reason information on failure"), at most that many, and says how many it left out
+ * (`members-omitted`); the per-system counts always cover every leg. The result travels in the final
+ * response to the initiator, which over UDP must stay far below 64 KB (RFC 3261 §18.2.2 sends a
+ * response over the transport of its request): a thousand member lines would not fit.
  */
 import { escapeXmlAttribute } from './affiliation-pidf.ts';
 import type { FinalCommencementDecision, LegState, LegView } from './commencement-policy.ts';
@@ -32,6 +38,8 @@ export const CALL_SETUP_RESULT_TYPE = 'application/vnd.mcptt-regroup.call-setup-
 export const CALL_SETUP_RESULT_NS = 'urn:mcptt-regroup:call-setup-result:1';
 /** Longest accepted document, in characters. */
 export const MAX_CALL_SETUP_RESULT_LENGTH = 4_000_000;
+/** Most `<member>` lines in a result (about 100 bytes each: 10 KB at most). */
+export const MAX_LISTED_MEMBERS = 100;
 
 /** Per-system counts of a call setup. */
 export interface CallSetupSystemResult {
@@ -67,6 +75,8 @@ export interface CallSetupResult {
   setupMs: number;
   systems: CallSetupSystemResult[];
   members: CallSetupMemberResult[];
+  /** Members left out of `members` (a call of more than {@link MAX_LISTED_MEMBERS} legs). */
+  membersOmitted?: number;
 }
 
 /** A leg as {@link summarizeLegs} reads it: the commencement view plus the member's final answer. */
@@ -84,7 +94,9 @@ const LEG_STATES: ReadonlySet<string> = new Set(['pending', 'accepted', 'decline
  *   `unavailable: { reason }`. `invited` counts every leg of the system; legs still `pending` are
  *   `invited - accepted - declined - failed`;
  * - `setupMs` is rounded to whole milliseconds;
- * - `members` lists every leg in the given order with its state, and `status`/`reason` when known.
+ * - `members` lists every leg in the given order with its state, and `status`/`reason` when known;
+ *   with more than {@link MAX_LISTED_MEMBERS} legs, only the legs that did not accept, at most
+ *   {@link MAX_LISTED_MEMBERS}, and `membersOmitted` counts the others.
  *
  * @throws DomainError `bad_request` when `decision` is not final (a `wait` passed through a cast)
  *   or `setupMs` is negative or not finite.
@@ -125,6 +137,10 @@ export function summarizeLegs(
     members.push(m);
   }
   for (const [system, reason] of partnersUnavailable) entry(system).unavailable = { reason };
+  let listed = members;
+  if (members.length > MAX_LISTED_MEMBERS) {
+    listed = members.filter((m) => m.state !== 'accepted').slice(0, MAX_LISTED_MEMBERS);
+  }
 
   const result: CallSetupResult = {
     callId,
@@ -132,8 +148,9 @@ export function summarizeLegs(
     outcome: decision.decision === 'proceed' ? 'success' : 'failure',
     setupMs: Math.round(setupMs),
     systems: [...systems.values()],
-    members,
+    members: listed,
   };
+  if (listed.length < members.length) result.membersOmitted = members.length - listed.length;
   if (decision.warningCode !== undefined) result.warningCode = decision.warningCode;
   return result;
 }
@@ -168,6 +185,10 @@ export function buildCallSetupResultXml(r: CallSetupResult): string {
   head += attr('call-id', r.callId) + attr('tgi', r.tgi) + attr('outcome', r.outcome);
   if (r.warningCode !== undefined) head += attr('warning', r.warningCode);
   head += attr('setup-ms', r.setupMs);
+  if (r.membersOmitted !== undefined) {
+    if (!isCount(r.membersOmitted)) throw badRequest(`invalid omitted count ${String(r.membersOmitted)}`);
+    head += attr('members-omitted', r.membersOmitted);
+  }
   const lines = ['<?xml version="1.0" encoding="UTF-8"?>', `${head}>`];
   for (const s of r.systems) {
     requireText(s.system, 'system domain');
@@ -257,6 +278,7 @@ export function parseCallSetupResultXml(xml: string): CallSetupResult {
     if (warning !== '111' && warning !== '112') throw malformed(`unknown warning ${JSON.stringify(warning)}`);
     result.warningCode = warning === '111' ? 111 : 112;
   }
+  if (root.attrs.has('members-omitted')) result.membersOmitted = count(root, 'members-omitted');
 
   const seen = new Set<string>();
   for (const el of xmlChildren(root, CALL_SETUP_RESULT_NS, 'system')) {

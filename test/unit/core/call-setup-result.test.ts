@@ -6,6 +6,7 @@ import {
   CALL_SETUP_RESULT_TYPE,
   type CallSetupResult,
   type LegOutcome,
+  MAX_LISTED_MEMBERS,
   parseCallSetupResultXml,
   summarizeLegs,
 } from '#core/call-setup-result.ts';
@@ -148,6 +149,41 @@ describe('Function: summarizeLegs', () => {
   const unavailableArb = fc
     .subarray(['partner.example', 'third.example', 'fourth.example'])
     .map((xs) => new Map(xs.map((s) => [s, `${s} unavailable`])));
+
+  it('lists every member up to MAX_LISTED_MEMBERS legs, then only those that did not accept', () => {
+    const many = (n: number, notAccepted: number): LegOutcome[] =>
+      Array.from({ length: n }, (_, i) =>
+        i < notAccepted
+          ? leg(`sip:d${i}@partner.example`, 'partner.example', 'declined', {
+              status: 486,
+              reason: 'Busy Here',
+            })
+          : leg(`sip:a${i}@primary.example`, 'primary.example', 'accepted', { status: 200 }),
+      );
+    const exact = summarizeLegs(TGI, 'c', many(MAX_LISTED_MEMBERS, 1), new Map(), PROCEED, 5);
+    expect(exact.members).toHaveLength(MAX_LISTED_MEMBERS);
+    expect(exact.membersOmitted).toBeUndefined();
+
+    const big = summarizeLegs(TGI, 'c', many(1000, 3), new Map(), PROCEED, 5);
+    expect(big.members.map((m) => m.member)).toEqual([
+      'sip:d0@partner.example',
+      'sip:d1@partner.example',
+      'sip:d2@partner.example',
+    ]);
+    expect(big.membersOmitted).toBe(997);
+    expect(big.systems.reduce((n, s) => n + s.invited, 0)).toBe(1000);
+    const xml = buildCallSetupResultXml(big);
+    expect(xml).toContain('members-omitted="997"');
+    expect(xml.length).toBeLessThan(2_000);
+    expect(parseCallSetupResultXml(xml)).toEqual(big);
+
+    const failing = summarizeLegs(TGI, 'c', many(1000, 400), new Map(), PROCEED, 5);
+    expect(failing.members).toHaveLength(MAX_LISTED_MEMBERS);
+    expect(failing.members.every((m) => m.state === 'declined')).toBe(true);
+    expect(failing.membersOmitted).toBe(900);
+    // Far below what a UDP datagram can carry, with the SDP beside it in the final response.
+    expect(buildCallSetupResultXml(failing).length).toBeLessThan(16_000);
+  });
 
   it('accounts for every leg exactly once and for every unavailable partner (property)', () => {
     fc.assert(
