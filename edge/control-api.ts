@@ -126,7 +126,9 @@ interface LegRecord {
   callId: string;
   legId: string;
   target: string;
+  /** The live leg; let go once it failed or ended (the record stays queryable for RETENTION_MS). */
   leg: OutboundLeg | undefined;
+  sipCallId?: string;
   state: 'pending' | 'answered' | 'failed' | 'ended';
   outcome?: Omit<LegOutcome, 'body'> & { body?: string };
   createdAt: number;
@@ -253,6 +255,7 @@ export const startControlApi = async (opts: ControlApiOptions): Promise<ControlA
         ...(input.headers || l.headers ? { headers: [...(input.headers ?? []), ...(l.headers ?? [])] } : {}),
         onFinal: (outcome) => {
           record.state = outcome.status < 300 ? 'answered' : 'failed';
+          if (outcome.status >= 300) record.leg = undefined;
           const { body: answer, ...rest } = outcome;
           record.outcome = {
             ...rest,
@@ -267,8 +270,13 @@ export const startControlApi = async (opts: ControlApiOptions): Promise<ControlA
             });
           }
         },
+        onEnded: () => {
+          record.state = 'ended';
+          record.leg = undefined;
+        },
       });
-      record.leg = leg;
+      record.leg = leg?.state === 'failed' || leg?.state === 'ended' ? undefined : leg;
+      if (leg) record.sipCallId = leg.sipCallId;
       if (!leg) {
         record.state = 'failed';
         record.outcome = { status: 400, reason: 'no route to the contact' };
@@ -346,7 +354,7 @@ export const startControlApi = async (opts: ControlApiOptions): Promise<ControlA
           const action = legMatch[2];
           if (method === 'GET' && !action) {
             const { leg: _leg, ...view } = record;
-            return send(res, 200, { ...view, sipCallId: record.leg?.sipCallId });
+            return send(res, 200, view);
           }
           if (method === 'POST' && action === 'cancel')
             return send(res, 200, { cancelled: record.leg?.cancel() ?? false });

@@ -41,6 +41,8 @@ export interface OutboundLegOptions {
   headers?: [string, string][];
   onProvisional?(status: number): void;
   onFinal(outcome: LegOutcome): void;
+  /** The dialog ended (our BYE sent, or the member's BYE received): whoever holds the leg lets it go. */
+  onEnded?(): void;
 }
 
 export class OutboundLeg {
@@ -171,11 +173,14 @@ export class OutboundLeg {
     if (this.state !== 'confirmed') return false;
     this.state = 'ended';
     this.sendInDialog('BYE', onFinal);
+    this.opts.onEnded?.();
     return true;
   }
 
   /** The member hung up (BYE received in this dialog). */
   remoteBye(): void {
+    if (this.state === 'ended') return;
     this.state = 'ended';
+    this.opts.onEnded?.();
   }
 }

@@ -444,6 +444,12 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
           if (outcome.status >= 300) legs.delete(leg.callId);
           o.onFinal(outcome);
         },
+        // A leg whose dialog ended is no longer routed to (its BYE's response matches the client
+        // transaction, not the leg): without this, every leg ended by our own BYE stayed here.
+        onEnded: () => {
+          legs.delete(leg.callId);
+          o.onEnded?.();
+        },
       },
       legIo,
     );

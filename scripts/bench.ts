@@ -24,9 +24,9 @@
  * killed at the end, on error and on Ctrl-C.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { breakdown, diff, operations } from './bench/analysis.ts';
 import { Caller, type CallRecord } from './bench/caller.ts';
@@ -81,6 +81,9 @@ const USAGE = `usage: npm run bench -- [options]
   --commencement all     the caller's 200 waits for all N members (default) or the first (first)
   --only ours|kamailio   run one side only (kamailio implies --with-baseline)
   --profile              CPU profile of the systems' processes during each step of ours (slows them a little)
+  --heap-snapshot DIR    after each step of ours, a V8 heap snapshot of each systems process into DIR
+  --memory               the systems' tables in memory (default: on disk in the run's temporary folder,
+                         as npm start keeps them; in memory, stored calls count in the systems' RSS)
   --one-process          both local systems in one process (default: each in its own, as deployed)
   --no-save              do not write bench/results/
   --help`;
@@ -105,6 +108,8 @@ const parsed = (() => {
         'no-save': { type: 'boolean' },
         profile: { type: 'boolean' },
         'one-process': { type: 'boolean' },
+        memory: { type: 'boolean' },
+        'heap-snapshot': { type: 'string' },
         only: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -133,6 +138,8 @@ const opts = {
   save: !(parsed['no-save'] ?? false),
   profile: parsed.profile ?? false,
   oneProcess: parsed['one-process'] ?? false,
+  memory: parsed.memory ?? false,
+  heapSnapshotDir: parsed['heap-snapshot'],
   /** Unmeasured calls (one after the other) before the first step of each size. */
   warmupCalls: (n: number) => (n <= 10 ? 3 : n <= 100 ? 2 : 1),
 };
@@ -344,6 +351,11 @@ const stepOurs = async (
   const executions = await c.server.executions();
   // After the measurements: a full GC, then what the processes still hold.
   const heapUsed = await c.server.heapUsed();
+  if (opts.heapSnapshotDir) {
+    mkdirSync(opts.heapSnapshotDir, { recursive: true });
+    for (const f of await c.server.heapSnapshots(resolve(opts.heapSnapshotDir)))
+      log(`    heap snapshot: ${f}`);
+  }
   const d = diff(s0, s1);
   const calls = summarizeCalls(run.records);
   const b = breakdown(run.records, executions);
@@ -424,12 +436,13 @@ const runOurs = async (all: BenchPlan, pool: IpcPeer): Promise<void> => {
     const server = await SystemsGroup.start(
       configFile,
       opts.oneProcess ? [undefined] : plan.config.systems.map((s) => s.domain),
+      opts.memory ? {} : { dataDir: join(work, `data-${n}`) },
     );
     try {
       const sys = (d: string) => server.system(d);
       log(
         `\nours N=${n}: local systems up in ${((Date.now() - started) / 1000).toFixed(1)} s ` +
-          `(${opts.oneProcess ? 'one process' : 'one process each'}, pid ${server.pids.join(', ')}; ` +
+          `(${opts.oneProcess ? 'one process' : 'one process each'}, tables ${opts.memory ? 'in memory' : 'on disk'}, pid ${server.pids.join(', ')}; ` +
           `${plan.members.length + 3} users seeded in ${(server.seedMs / 1000).toFixed(1)} s)`,
       );
       // Members: REGISTER with digest, PUBLISH affiliations.
@@ -686,7 +699,7 @@ const main = async () => {
       `${opts.durationS} s of calls per step; 1–3 unmeasured calls, one after the other, before each size.`,
     '',
     `- **ours**: ${opts.oneProcess ? 'both local systems in one child process' : 'each local system in its own child process'} (dynalite, fauxqs, local Step Functions, HTTP APIs,`,
-    '  SIP edge), in memory, started afresh for each N. One temporary group (half of the members on each system); every',
+    `  SIP edge), tables ${opts.memory ? 'in memory' : 'on disk (LevelDB, as npm start keeps them)'}, started afresh for each N. One temporary group (half of the members on each system); every`,
     '  member registered with digest and affiliated. The caller (digest-authenticated, affiliated) calls the',
     `  TGI; setup = INVITE → 200 at the caller, sent once ${opts.commencement === 'all' ? 'all N members accepted (minimumNumberToStart = N)' : 'one member accepted'};`,
     '  then ACK and BYE. Members answer 200 at once (scripts/bench/member-pool.ts, 8 UDP sockets, own process).',

@@ -26,7 +26,9 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { computeHa1, digestUsername, hashPassword } from '#core/digest-credentials.ts';
 import { normalizeSipUri } from '#core/ids.ts';
@@ -100,6 +102,8 @@ if (!configFile) throw new Error('--config FILE is required');
 const config: LocalConfig = parseLocalConfig(JSON.parse(readFileSync(configFile, 'utf8')), configFile);
 /** The one system this process runs (`--system`); undefined: all of them. */
 const onlySystem = arg('--system');
+/** Each system's table in a LevelDB folder under this one (`--data-dir`); absent: in memory. */
+const dataDir = arg('--data-dir');
 const ownSystems = config.systems.filter((s) => onlySystem === undefined || s.domain === onlySystem);
 if (ownSystems.length === 0) throw new Error(`--system ${onlySystem}: not in ${configFile}`);
 
@@ -263,6 +267,7 @@ executionObservers.add((e: LocalExecutionEvent) => {
 const seedless: LocalConfig = { ...config, systems: config.systems.map((s) => ({ ...s, users: [] })) };
 const local: LocalSystems = await startLocalSystems(seedless, {
   ...(onlySystem !== undefined ? { only: [onlySystem] } : {}),
+  ...(dataDir !== undefined ? { dataDir, reset: true } : {}),
   onRequest: (r) => {
     const route = matchRoute(ROUTES, r.method, r.path)?.route;
     const key = route ? `${route.method} ${route.path}` : `${r.method} (no route)`;
@@ -470,6 +475,12 @@ serveIpc({
     gc?.();
     const m = process.memoryUsage();
     return { collected: gc !== undefined, heapUsed: m.heapUsed, external: m.external, rss: m.rss };
+  },
+  /** A V8 heap snapshot of this process after a full GC, written into `dir` (bench --heap-snapshot). */
+  heapSnapshot: (m: Record<string, unknown>) => {
+    (globalThis as { gc?: () => void }).gc?.();
+    const file = join(String(m.dir), `heap-${onlySystem ?? 'all'}-${Date.now()}.heapsnapshot`);
+    return { file: writeHeapSnapshot(file) };
   },
   /** Executions that ended since the last call, with the SIP Call-ID of each call (read afterwards). */
   executions: async () => {

@@ -88,13 +88,23 @@ export class SystemsGroup {
 
   /**
    * Starts the systems of `configFile`: one child per domain of `groups` (each entry: the domains one
-   * process runs; `[undefined]`: every system in one process).
+   * process runs; `[undefined]`: every system in one process). `dataDir`: each system's table on disk
+   * in a folder under it (as `npm start` keeps it); without: in memory.
    */
-  static async start(configFile: string, groups: (string | undefined)[]): Promise<SystemsGroup> {
+  static async start(
+    configFile: string,
+    groups: (string | undefined)[],
+    opts: { dataDir?: string } = {},
+  ): Promise<SystemsGroup> {
     const children = groups.map((domain) =>
       spawnTs(
         'scripts/bench/server.ts',
-        ['--config', configFile, ...(domain ? ['--system', domain] : [])],
+        [
+          '--config',
+          configFile,
+          ...(domain ? ['--system', domain] : []),
+          ...(opts.dataDir ? ['--data-dir', opts.dataDir] : []),
+        ],
         { LOG_LEVEL: 'warn' },
         ['--expose-gc'],
       ),
@@ -142,6 +152,14 @@ export class SystemsGroup {
   /** Heap in use after a full GC, summed over the processes. */
   async heapUsed(): Promise<number> {
     return (await this.all<{ heapUsed: number }>('heap', 60_000)).reduce((a, r) => a + r.heapUsed, 0);
+  }
+
+  /** Heap snapshots of every process, after a full GC, into `dir`; the files written. */
+  async heapSnapshots(dir: string): Promise<string[]> {
+    const out = await Promise.all(
+      this.peers.map((p) => p.request<{ file: string }>('heapSnapshot', { dir }, 300_000)),
+    );
+    return out.map((r) => r.file);
   }
 
   async profileStart(): Promise<void> {
