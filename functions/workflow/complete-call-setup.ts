@@ -224,6 +224,13 @@ export const completeCallSetup = async (
   } else {
     body = { contentType: CALL_SETUP_RESULT_TYPE, data: xml };
   }
+  if (call) {
+    // A member response arriving from now on must not complete anything.
+    await deps.calls.claimDecision(callId);
+    // The call is established before the initiator can see its 200: the initiator may hang up at
+    // once, and the release (CallStore.markReleased) only ends an established call's member legs.
+    if (status === 200) await deps.calls.setStatus(callId, 'established');
+  }
   let delivered = true;
   try {
     await edge.held(callId, { status, reason, body, ...(headers.length > 0 ? { headers } : {}) });
@@ -232,14 +239,8 @@ export const completeCallSetup = async (
   }
 
   const established = status === 200 && delivered;
-  if (call) {
-    // A member response arriving from now on must not complete anything.
-    await deps.calls.claimDecision(callId);
-  }
   if (!established) await endMemberLegs(callId, legs, edge);
-  if (call) {
-    await deps.calls.setStatus(callId, established ? 'established' : status === 200 ? 'cancelled' : 'failed');
-  }
+  if (call && !established) await deps.calls.setStatus(callId, status === 200 ? 'cancelled' : 'failed');
   if (deps.metrics && call?.status !== 'cancelled') {
     const { metrics } = deps;
     // To the final response handed to the edge.

@@ -236,7 +236,28 @@ describe('completeCallSetup', () => {
     expect(out).toMatchObject({ status: 200, delivered: false });
     expect(f.byes).toEqual(['m0']);
     expect(f.cancelled).toEqual(['m1']);
-    expect(f.statuses).toEqual(['cancelled']);
+    // Established before the 200 was handed to the edge, cancelled when it could not be delivered.
+    expect(f.statuses).toEqual(['established', 'cancelled']);
+  });
+
+  it('establishes the call before the initiator can see its 200 (a BYE may follow at once)', async () => {
+    const f = fakes({ legs: [leg(0, 'accepted')] });
+    const edgeFor = f.deps.edgeFor;
+    let statusesAtHeld: string[] = [];
+    f.deps.edgeFor = (url?: string) => {
+      const edge = edgeFor(url);
+      return {
+        ...edge,
+        held: async (callId: string, final: HeldFinal) => {
+          statusesAtHeld = [...f.statuses];
+          await edge.held(callId, final);
+        },
+      };
+    };
+    const out = await completeCallSetup(proceedState(), f.deps);
+    expect(out).toMatchObject({ status: 200, delivered: true });
+    expect(statusesAtHeld).toEqual(['established']);
+    expect(f.statuses).toEqual(['established']);
   });
 
   it("answers the held INVITE and ends the legs at the call's edge task: the state's edgeUrl", async () => {
