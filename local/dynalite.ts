@@ -128,12 +128,18 @@ export async function startDynalite(opts: StartDynaliteOptions = {}): Promise<Lo
   };
 }
 
+/** Old-generation limit of the dynalite worker thread's heap. */
+export const DYNALITE_WORKER_HEAP_MB = 256;
+
 const startDynaliteThread = async (
   path: string | undefined,
   port: number | undefined,
 ): Promise<LocalDynalite> => {
   const worker = new Worker(new URL('./dynalite-worker.mjs', import.meta.url), {
     workerData: { path, port: port ?? 0 },
+    // A bounded heap, as a container's would be: V8 otherwise lets a busy isolate's old generation
+    // grow towards a limit sized from the machine's memory before it collects.
+    resourceLimits: { maxOldGenerationSizeMb: DYNALITE_WORKER_HEAP_MB },
   });
   const started = await new Promise<{ port?: number; error?: string }>((resolve, reject) => {
     worker.once('message', resolve);

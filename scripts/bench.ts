@@ -84,6 +84,8 @@ const USAGE = `usage: npm run bench -- [options]
   --heap-snapshot DIR    after each step of ours, a V8 heap snapshot of each systems process into DIR
   --memory               the systems' tables in memory (default: on disk in the run's temporary folder,
                          as npm start keeps them; in memory, stored calls count in the systems' RSS)
+  --heap-mb 512          V8 old-generation limit of each systems process, as a 1 GiB container would
+                         set it (0: V8's default, sized from this machine's memory)
   --one-process          both local systems in one process (default: each in its own, as deployed)
   --no-save              do not write bench/results/
   --help`;
@@ -109,6 +111,7 @@ const parsed = (() => {
         profile: { type: 'boolean' },
         'one-process': { type: 'boolean' },
         memory: { type: 'boolean' },
+        'heap-mb': { type: 'string' },
         'heap-snapshot': { type: 'string' },
         only: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -139,6 +142,7 @@ const opts = {
   profile: parsed.profile ?? false,
   oneProcess: parsed['one-process'] ?? false,
   memory: parsed.memory ?? false,
+  heapMb: Number(parsed['heap-mb'] ?? 512),
   heapSnapshotDir: parsed['heap-snapshot'],
   /** Unmeasured calls (one after the other) before the first step of each size. */
   warmupCalls: (n: number) => (n <= 10 ? 3 : n <= 100 ? 2 : 1),
@@ -269,7 +273,7 @@ const printStep = (r: StepResult) => {
       (r.firstMemberMs ? `, first member p50 ${fmt(r.firstMemberMs.p50)} ms` : '') +
       `, ${fmt(r.legsPerS)} legs/s (${r.memberInvites}/${r.expectedLegs} INVITEs reached the members), CPU ${fmt(r.cpuPerCallS, 3)} s/call, RSS ${fmt(r.rssStartMiB)}→${fmt(r.rssEndMiB)} MiB ` +
       `(peak ${fmt(r.peakRssMiB)}${Number.isFinite(r.rssSlopeMiBPerMin) ? `, ${fmt(r.rssSlopeMiBPerMin, 1)} MiB/min over the second half` : ''}` +
-      `${r.heapAfterGcMiB !== undefined ? `; heap after a full GC ${fmt(r.heapAfterGcMiB)} MiB` : ''}), ` +
+      `${r.heapAfterGcMiB !== undefined ? `; heap after a full GC ${fmt(r.heapAfterGcMiB)} MiB, external ${fmt(r.externalAfterGcMiB ?? Number.NaN)} MiB` : ''}), ` +
       `pool CPU ${fmt(r.poolCpuS, 1)} s [${elapsed()}]`,
   );
   if (r.saturated) log(`    saturated: ${r.saturated}`);
@@ -350,7 +354,7 @@ const stepOurs = async (
   const { stats: p1 } = await c.pool.request<{ stats: PoolStats }>('stats');
   const executions = await c.server.executions();
   // After the measurements: a full GC, then what the processes still hold.
-  const heapUsed = await c.server.heapUsed();
+  const heap = await c.server.heapAfterGc();
   if (opts.heapSnapshotDir) {
     mkdirSync(opts.heapSnapshotDir, { recursive: true });
     for (const f of await c.server.heapSnapshots(resolve(opts.heapSnapshotDir)))
@@ -381,7 +385,8 @@ const stepOurs = async (
     rssStartMiB: mib(rssSamples[0] ?? Number.NaN),
     rssEndMiB: mib(rssSamples[rssSamples.length - 1] ?? Number.NaN),
     rssSlopeMiBPerMin: rssSlope(rssSamples),
-    heapAfterGcMiB: mib(heapUsed),
+    heapAfterGcMiB: mib(heap.heapUsed),
+    externalAfterGcMiB: mib(heap.external),
     peakRssMiB: mib(peak),
     poolCpuS: (p1.cpuUs - p0.cpuUs) / 1e6,
     ...poolIssues(p0, p1),
@@ -436,13 +441,13 @@ const runOurs = async (all: BenchPlan, pool: IpcPeer): Promise<void> => {
     const server = await SystemsGroup.start(
       configFile,
       opts.oneProcess ? [undefined] : plan.config.systems.map((s) => s.domain),
-      opts.memory ? {} : { dataDir: join(work, `data-${n}`) },
+      { ...(opts.memory ? {} : { dataDir: join(work, `data-${n}`) }), heapMb: opts.heapMb },
     );
     try {
       const sys = (d: string) => server.system(d);
       log(
         `\nours N=${n}: local systems up in ${((Date.now() - started) / 1000).toFixed(1)} s ` +
-          `(${opts.oneProcess ? 'one process' : 'one process each'}, tables ${opts.memory ? 'in memory' : 'on disk'}, pid ${server.pids.join(', ')}; ` +
+          `(${opts.oneProcess ? 'one process' : 'one process each'}, tables ${opts.memory ? 'in memory' : 'on disk'}, heap limit ${opts.heapMb || 'default'} MB, pid ${server.pids.join(', ')}; ` +
           `${plan.members.length + 3} users seeded in ${(server.seedMs / 1000).toFixed(1)} s)`,
       );
       // Members: REGISTER with digest, PUBLISH affiliations.

@@ -40,6 +40,8 @@ export interface StepResult {
   rssEndMiB: number;
   /** Ours: V8 heap in use after a full GC at the end of the step (retained, not just not yet collected). */
   heapAfterGcMiB?: number;
+  /** Memory outside the V8 heap that V8 accounts for (Buffers…), after the same GC. */
+  externalAfterGcMiB?: number;
   /** RSS growth over the second half of the step, MiB per minute. */
   rssSlopeMiBPerMin: number;
   peakRssMiB: number;
@@ -332,15 +334,25 @@ export const goals = (results: StepResult[]): Goal[] => {
       detail: `p95 ${fmt(r.setupMs.p95)} ms, ${r.failed} failed of ${r.calls}`,
     };
   };
-  const failed = ours.reduce((a, r) => a + r.failed, 0);
+  // Zero failed calls is asked of the goals' own steps (and of any 5-minute run); a step offered above
+  // the systems' capacity (it saturates) is a capacity figure, reported beside it, not a goal.
+  const isGoalStep = (r: StepResult) =>
+    (r.n === 100 && r.rate === 5) || (r.n === 1000 && r.rate === 1) || r.wallS >= 300;
+  const goalSteps = ours.filter(isGoalStep);
+  const failed = goalSteps.reduce((a, r) => a + r.failed, 0);
+  const beyond = ours.filter((r) => !isGoalStep(r) && r.failed > 0);
   const long = ours.filter((r) => r.wallS >= 300 && r.failed === 0);
   return [
     p95Goal(100, 5, 300),
     p95Goal(1000, 1, 1000),
     {
-      text: 'zero failed calls',
-      status: ours.length === 0 ? 'not measured' : failed === 0 ? 'MET' : 'NOT MET',
-      detail: `${failed} failed of ${ours.reduce((a, r) => a + r.calls, 0)}`,
+      text: 'zero failed calls (the steps above and any 5-minute step)',
+      status: goalSteps.length === 0 ? 'not measured' : failed === 0 ? 'MET' : 'NOT MET',
+      detail:
+        `${failed} failed of ${goalSteps.reduce((a, r) => a + r.calls, 0)}` +
+        (beyond.length > 0
+          ? `; beyond capacity: ${beyond.map((r) => `N=${r.n} ${r.rate}/s ${r.failed} of ${r.calls} failed`).join(', ')}`
+          : ''),
     },
     {
       text: 'RSS flat over a 5-minute run (second half grows ≤ 1 MiB/min)',

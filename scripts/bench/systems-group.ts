@@ -89,12 +89,13 @@ export class SystemsGroup {
   /**
    * Starts the systems of `configFile`: one child per domain of `groups` (each entry: the domains one
    * process runs; `[undefined]`: every system in one process). `dataDir`: each system's table on disk
-   * in a folder under it (as `npm start` keeps it); without: in memory.
+   * in a folder under it (as `npm start` keeps it); without: in memory. `heapMb`: each process's V8
+   * old-generation limit (a container's memory limit; unset: V8's default, sized from the machine).
    */
   static async start(
     configFile: string,
     groups: (string | undefined)[],
-    opts: { dataDir?: string } = {},
+    opts: { dataDir?: string; heapMb?: number } = {},
   ): Promise<SystemsGroup> {
     const children = groups.map((domain) =>
       spawnTs(
@@ -106,7 +107,7 @@ export class SystemsGroup {
           ...(opts.dataDir ? ['--data-dir', opts.dataDir] : []),
         ],
         { LOG_LEVEL: 'warn' },
-        ['--expose-gc'],
+        ['--expose-gc', ...(opts.heapMb ? [`--max-old-space-size=${opts.heapMb}`] : [])],
       ),
     );
     const peers = children.map(
@@ -149,9 +150,16 @@ export class SystemsGroup {
     );
   }
 
-  /** Heap in use after a full GC, summed over the processes. */
-  async heapUsed(): Promise<number> {
-    return (await this.all<{ heapUsed: number }>('heap', 60_000)).reduce((a, r) => a + r.heapUsed, 0);
+  /**
+   * After a full GC, summed over the processes: the main threads' V8 heap in use, and their memory
+   * outside it (Buffers and other native allocations V8 knows of).
+   */
+  async heapAfterGc(): Promise<{ heapUsed: number; external: number }> {
+    const all = await this.all<{ heapUsed: number; external: number }>('heap', 60_000);
+    return {
+      heapUsed: all.reduce((a, r) => a + r.heapUsed, 0),
+      external: all.reduce((a, r) => a + r.external, 0),
+    };
   }
 
   /** Heap snapshots of every process, after a full GC, into `dir`; the files written. */
