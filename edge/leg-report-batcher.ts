@@ -11,9 +11,13 @@ export type SendBatch = (url: string, reports: readonly unknown[]) => Promise<vo
 
 export interface LegReportBatcherOptions {
   send: SendBatch;
-  /** Reports per request (the member-response function accepts 100). Default 50. */
+  /** Reports per request (the member-response function accepts 100). Default 100. */
   maxBatch?: number;
-  /** Concurrent requests per URL. Default 4. */
+  /**
+   * Concurrent requests per URL. Default 2: the answers of one call all update that call's item, so
+   * more requests at once only queue there, and each reads the call item back (decision 0015); fewer,
+   * larger batches cost less per answer.
+   */
   maxInFlight?: number;
 }
 
@@ -31,8 +35,8 @@ interface Destination {
 }
 
 export const createLegReportBatcher = (opts: LegReportBatcherOptions): LegReportBatcher => {
-  const maxBatch = opts.maxBatch ?? 50;
-  const maxInFlight = opts.maxInFlight ?? 4;
+  const maxBatch = opts.maxBatch ?? 100;
+  const maxInFlight = opts.maxInFlight ?? 2;
   const destinations = new Map<string, Destination>();
   let idle: (() => void)[] = [];
 

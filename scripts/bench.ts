@@ -84,7 +84,7 @@ const USAGE = `usage: npm run bench -- [options]
   --heap-snapshot DIR    after each step of ours, a V8 heap snapshot of each systems process into DIR
   --memory               the systems' tables in memory (default: on disk in the run's temporary folder,
                          as npm start keeps them; in memory, stored calls count in the systems' RSS)
-  --heap-mb 512          V8 old-generation limit of each systems process, as a 1 GiB container would
+  --heap-mb 1024         V8 old-generation limit of each systems process, as a 2 GiB container would
                          set it (0: V8's default, sized from this machine's memory)
   --one-process          both local systems in one process (default: each in its own, as deployed)
   --no-save              do not write bench/results/
@@ -142,7 +142,7 @@ const opts = {
   profile: parsed.profile ?? false,
   oneProcess: parsed['one-process'] ?? false,
   memory: parsed.memory ?? false,
-  heapMb: Number(parsed['heap-mb'] ?? 512),
+  heapMb: Number(parsed['heap-mb'] ?? 1024),
   heapSnapshotDir: parsed['heap-snapshot'],
   /** Unmeasured calls (one after the other) before the first step of each size. */
   warmupCalls: (n: number) => (n <= 10 ? 3 : n <= 100 ? 2 : 1),

@@ -71,10 +71,10 @@ export interface LegRecord {
 /** Legs per sheet item (about 100 bytes a leg: a sheet stays near 10 KB, far below 400 KB). */
 export const LEGS_PER_SHEET = 100;
 /**
- * Answers per update of the call item: each costs about 45 characters of update expression and 30 of
- * condition, and DynamoDB allows 4 KB per expression.
+ * Answers per update of the call item: each costs at most 49 characters of update expression and 32 of
+ * condition (`#l79`, `:a79`), and DynamoDB allows 4 KB per expression.
  */
-export const ANSWERS_PER_UPDATE = 40;
+export const ANSWERS_PER_UPDATE = 80;
 /** Sheet writes in flight at once. */
 const SHEET_WRITE_CONCURRENCY = 10;
 
@@ -93,13 +93,34 @@ export interface RecordedResponse {
   call: Pick<CallRecord, 'policy' | 'taskToken' | 'decided'>;
 }
 
-/** An answer as stored in the call item's `answers` map (`w`: the token of the write that set it). */
-interface StoredAnswer {
-  s: Exclude<LegState, 'pending'>;
-  c: number;
-  r?: string;
-  w: string;
-}
+/**
+ * An answer as stored in the call item's `answers` map, one short string (a 1,000-member call item is
+ * read back with every batch of answers): `<a|d|f><status> <token>[ <reason>]`, the token being that of
+ * the write that set it, e.g. `a200 Xk3_9aQ1`, `d486 Xk3_9aQ1 Busy Here`.
+ */
+type StoredAnswer = string;
+const STATE_CODES = { accepted: 'a', declined: 'd', failed: 'f' } as const;
+const STATES_BY_CODE: Readonly<Record<string, Exclude<LegState, 'pending'>>> = {
+  a: 'accepted',
+  d: 'declined',
+  f: 'failed',
+};
+
+const encodeAnswer = (a: LegAnswer, token: string): StoredAnswer =>
+  `${STATE_CODES[a.state]}${a.status ?? 0} ${token}${a.reason ? ` ${a.reason}` : ''}`;
+
+const decodeAnswer = (
+  stored: StoredAnswer,
+): { state: Exclude<LegState, 'pending'>; status: number; token: string; reason: string } => {
+  const space = stored.indexOf(' ');
+  const next = stored.indexOf(' ', space + 1);
+  return {
+    state: STATES_BY_CODE[stored[0] ?? ''] ?? 'failed',
+    status: Number(stored.slice(1, space)),
+    token: next < 0 ? stored.slice(space + 1) : stored.slice(space + 1, next),
+    reason: next < 0 ? '' : stored.slice(next + 1),
+  };
+};
 
 interface CallItem {
   legs?: Record<string, number>;
@@ -122,7 +143,7 @@ const countersOf = (item: CallItem): CallRecord['counters'] => {
   for (const [legId, a] of Object.entries(item.answers ?? {})) {
     const flag = legs[legId];
     if (flag === undefined) continue;
-    const accepted = a.s === 'accepted';
+    const accepted = a[0] === STATE_CODES.accepted;
     if (accepted) c.accepted++;
     else c.lost++;
     if (flag === 1) {
@@ -238,15 +259,16 @@ export class CallStore {
       for (const [legId, leg] of Object.entries(entries)) {
         // A sheet whose call item never listed its legs (a retried InviteMembers finishes that).
         if (flags[legId] === undefined) continue;
-        const a = answers[legId];
+        const stored = answers[legId];
+        const a = stored === undefined ? undefined : decodeAnswer(stored);
         legs.push({
           callId,
           legId,
           member: leg.member,
           system: leg.system,
           required: flags[legId] === 1,
-          state: a?.s ?? 'pending',
-          ...(a ? { status: a.c, reason: a.r ?? '' } : {}),
+          state: a?.state ?? 'pending',
+          ...(a ? { status: a.status, reason: a.reason } : {}),
         });
       }
     }
@@ -332,15 +354,22 @@ export class CallStore {
     const token = randomBytes(6).toString('base64url');
     const seen = new Set<string>();
     const firsts = answers.filter((a) => !seen.has(a.legId) && seen.add(a.legId));
+    // Only the last update reads the call item back: it holds the answers of the earlier ones too.
     let item: CallItem | undefined;
     for (let i = 0; i < firsts.length; i += ANSWERS_PER_UPDATE) {
-      item = (await this.setAnswers(callId, firsts.slice(i, i + ANSWERS_PER_UPDATE), token)) ?? item;
+      const last = i + ANSWERS_PER_UPDATE >= firsts.length;
+      const out = await this.setAnswers(callId, firsts.slice(i, i + ANSWERS_PER_UPDATE), token, last);
+      if (last) item = out;
     }
     if (!item) return { counted: [], counters: { ...ZERO }, call: {} };
     const stored = item.answers ?? {};
     const flags = item.legs ?? {};
+    const mine = (legId: string) => {
+      const a = stored[legId];
+      return a !== undefined && decodeAnswer(a).token === token;
+    };
     const counted = firsts
-      .filter((a) => stored[a.legId]?.w === token && flags[a.legId] !== undefined)
+      .filter((a) => mine(a.legId) && flags[a.legId] !== undefined)
       .map((a) => ({ legId: a.legId, required: flags[a.legId] === 1 }));
     const call = callOf(item);
     return {
@@ -355,29 +384,26 @@ export class CallStore {
   }
 
   /**
-   * One update of the call item setting the first answer of each leg of `chunk`; the item after it.
-   * When a leg is not the call's, the condition fails: the call's legs are read, the unknown ones left
-   * out, and the update made once more. Undefined when the call (or every leg) is unknown.
+   * One update of the call item setting the first answer of each leg of `chunk`; with `readBack`, the
+   * item after it. When a leg is not the call's, the condition fails: the call's legs are read, the
+   * unknown ones left out, and the update made once more. Undefined when the call is unknown (or
+   * without `readBack`).
    */
   private async setAnswers(
     callId: string,
     chunk: readonly LegAnswer[],
     token: string,
-    retried = false,
+    readBack: boolean,
+    retried?: CallItem,
   ): Promise<CallItem | undefined> {
-    if (chunk.length === 0) return undefined;
+    if (chunk.length === 0) return readBack ? retried : undefined;
     const names: Record<string, string> = {};
     const values: Record<string, StoredAnswer> = {};
     const sets: string[] = [];
     const known: string[] = ['attribute_exists(pk)'];
     chunk.forEach((a, i) => {
       names[`#l${i}`] = a.legId;
-      values[`:a${i}`] = {
-        s: a.state,
-        c: a.status ?? 0,
-        ...(a.reason !== undefined && a.reason !== '' ? { r: a.reason } : {}),
-        w: token,
-      };
+      values[`:a${i}`] = encodeAnswer(a, token);
       sets.push(`answers.#l${i} = if_not_exists(answers.#l${i}, :a${i})`);
       known.push(`attribute_exists(legs.#l${i})`);
     });
@@ -390,7 +416,7 @@ export class CallStore {
           ConditionExpression: known.join(' AND '),
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
+          ReturnValues: readBack ? 'ALL_NEW' : 'NONE',
         }),
       );
       return out.Attributes as CallItem | undefined;
@@ -407,13 +433,15 @@ export class CallStore {
         ConsistentRead: true,
       }),
     );
-    const flags = (out.Item as CallItem | undefined)?.legs;
-    if (!flags) return undefined;
+    const current = out.Item as CallItem | undefined;
+    const flags = current?.legs;
+    if (!current || !flags) return undefined;
     return this.setAnswers(
       callId,
       chunk.filter((a) => flags[a.legId] !== undefined),
       token,
-      true,
+      readBack,
+      current,
     );
   }
 
