@@ -49,6 +49,12 @@ export interface StartSystemOptions {
   /** TEST hook: the partner interrogation queue delivers every message twice (SQS is at-least-once). */
   duplicateSqsDeliveries?: boolean;
   /**
+   * A DynamoDB endpoint already running elsewhere (e.g. dynalite's CLI in its own process, as the table
+   * is a service outside the functions in AWS) instead of a dynalite started here; `dataDir` then
+   * does not apply to the table.
+   */
+  dynamodbEndpoint?: string;
+  /**
    * Run the functions from the bundles `cdk synth` wrote to this cdk.out directory (local/bundles.ts),
    * each in a worker thread with the environment the stack gives it, instead of the source modules.
    */
@@ -87,7 +93,9 @@ export const startSystem = async (
   if (dataPath && opts.reset) rmSync(dataPath, { recursive: true, force: true });
   if (dataPath) mkdirSync(dataPath, { recursive: true });
   // In a worker thread: the system's DynamoDB work runs beside its event loop, on another core.
-  const db = await startDynalite({ ...(dataPath ? { path: dataPath } : {}), thread: true });
+  const db = opts.dynamodbEndpoint
+    ? { endpoint: opts.dynamodbEndpoint, close: async () => undefined }
+    : await startDynalite({ ...(dataPath ? { path: dataPath } : {}), thread: true });
   let bundles: BundleRuntime | undefined;
   try {
     const { client } = createDynamoClients(db.endpoint);

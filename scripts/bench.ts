@@ -86,6 +86,9 @@ const USAGE = `usage: npm run bench -- [options]
                          as npm start keeps them; in memory, stored calls count in the systems' RSS)
   --heap-mb 1024         V8 old-generation limit of each systems process, as a 2 GiB container would
                          set it (0: V8's default, sized from this machine's memory)
+  --tables-in-process    each system's table (dynalite) in a worker thread of the system's process, as
+                         npm start runs it (default: in a process of its own, as DynamoDB is a service
+                         outside the functions; its CPU counts in the systems', its RSS is shown apart)
   --one-process          both local systems in one process (default: each in its own, as deployed)
   --no-save              do not write bench/results/
   --help`;
@@ -111,6 +114,7 @@ const parsed = (() => {
         profile: { type: 'boolean' },
         'one-process': { type: 'boolean' },
         memory: { type: 'boolean' },
+        'tables-in-process': { type: 'boolean' },
         'heap-mb': { type: 'string' },
         'heap-snapshot': { type: 'string' },
         only: { type: 'string' },
@@ -142,6 +146,7 @@ const opts = {
   profile: parsed.profile ?? false,
   oneProcess: parsed['one-process'] ?? false,
   memory: parsed.memory ?? false,
+  tablesInProcess: parsed['tables-in-process'] ?? false,
   heapMb: Number(parsed['heap-mb'] ?? 1024),
   heapSnapshotDir: parsed['heap-snapshot'],
   /** Unmeasured calls (one after the other) before the first step of each size. */
@@ -273,7 +278,8 @@ const printStep = (r: StepResult) => {
       (r.firstMemberMs ? `, first member p50 ${fmt(r.firstMemberMs.p50)} ms` : '') +
       `, ${fmt(r.legsPerS)} legs/s (${r.memberInvites}/${r.expectedLegs} INVITEs reached the members), CPU ${fmt(r.cpuPerCallS, 3)} s/call, RSS ${fmt(r.rssStartMiB)}→${fmt(r.rssEndMiB)} MiB ` +
       `(peak ${fmt(r.peakRssMiB)}${Number.isFinite(r.rssSlopeMiBPerMin) ? `, ${fmt(r.rssSlopeMiBPerMin, 1)} MiB/min over the second half` : ''}` +
-      `${r.heapAfterGcMiB !== undefined ? `; heap after a full GC ${fmt(r.heapAfterGcMiB)} MiB, external ${fmt(r.externalAfterGcMiB ?? Number.NaN)} MiB` : ''}), ` +
+      `${r.heapAfterGcMiB !== undefined ? `; heap after a full GC ${fmt(r.heapAfterGcMiB)} MiB, external ${fmt(r.externalAfterGcMiB ?? Number.NaN)} MiB` : ''}` +
+      `${r.tableRssMiB ? `; tables' processes ${fmt(r.tableRssMiB.start)}→${fmt(r.tableRssMiB.end)} MiB` : ''}), ` +
       `pool CPU ${fmt(r.poolCpuS, 1)} s [${elapsed()}]`,
   );
   if (r.saturated) log(`    saturated: ${r.saturated}`);
@@ -339,6 +345,7 @@ const stepOurs = async (
   const others0 = processSnapshot();
   c.server.resetPeakRss();
   const rss = sampleRss(() => c.server.rss());
+  const tableRss0 = c.server.tableRss();
   if (opts.profile) await c.server.profileStart();
   const wall0 = performance.now();
 
@@ -388,6 +395,9 @@ const stepOurs = async (
     heapAfterGcMiB: mib(heap.heapUsed),
     externalAfterGcMiB: mib(heap.external),
     peakRssMiB: mib(peak),
+    ...(c.server.tablePids.length > 0
+      ? { tableRssMiB: { start: mib(tableRss0), end: mib(c.server.tableRss()) } }
+      : {}),
     poolCpuS: (p1.cpuUs - p0.cpuUs) / 1e6,
     ...poolIssues(p0, p1),
     othersCpuS,
@@ -441,13 +451,17 @@ const runOurs = async (all: BenchPlan, pool: IpcPeer): Promise<void> => {
     const server = await SystemsGroup.start(
       configFile,
       opts.oneProcess ? [undefined] : plan.config.systems.map((s) => s.domain),
-      { ...(opts.memory ? {} : { dataDir: join(work, `data-${n}`) }), heapMb: opts.heapMb },
+      {
+        ...(opts.memory ? {} : { dataDir: join(work, `data-${n}`) }),
+        heapMb: opts.heapMb,
+        tablesApart: !opts.tablesInProcess,
+      },
     );
     try {
       const sys = (d: string) => server.system(d);
       log(
         `\nours N=${n}: local systems up in ${((Date.now() - started) / 1000).toFixed(1)} s ` +
-          `(${opts.oneProcess ? 'one process' : 'one process each'}, tables ${opts.memory ? 'in memory' : 'on disk'}, heap limit ${opts.heapMb || 'default'} MB, pid ${server.pids.join(', ')}; ` +
+          `(${opts.oneProcess ? 'one process' : 'one process each'}, tables ${opts.memory ? 'in memory' : 'on disk'}${server.tablePids.length > 0 ? ` in their own processes (pid ${server.tablePids.join(', ')})` : ''}, heap limit ${opts.heapMb || 'default'} MB, pid ${server.pids.join(', ')}; ` +
           `${plan.members.length + 3} users seeded in ${(server.seedMs / 1000).toFixed(1)} s)`,
       );
       // Members: REGISTER with digest, PUBLISH affiliations.

@@ -40,6 +40,8 @@ export interface StepResult {
   rssEndMiB: number;
   /** Ours: V8 heap in use after a full GC at the end of the step (retained, not just not yet collected). */
   heapAfterGcMiB?: number;
+  /** RSS of the systems' table processes (dynalite: stored data) at the start and end of the step. */
+  tableRssMiB?: { start: number; end: number };
   /** Memory outside the V8 heap that V8 accounts for (Buffers…), after the same GC. */
   externalAfterGcMiB?: number;
   /** RSS growth over the second half of the step, MiB per minute. */

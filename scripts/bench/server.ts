@@ -104,6 +104,10 @@ const config: LocalConfig = parseLocalConfig(JSON.parse(readFileSync(configFile,
 const onlySystem = arg('--system');
 /** Each system's table in a LevelDB folder under this one (`--data-dir`); absent: in memory. */
 const dataDir = arg('--data-dir');
+/** The table of this process's one system is served there (`--dynamodb-endpoint`, with `--system`). */
+const dynamodbEndpoint = arg('--dynamodb-endpoint');
+if (dynamodbEndpoint !== undefined && onlySystem === undefined)
+  throw new Error('--dynamodb-endpoint needs --system');
 const ownSystems = config.systems.filter((s) => onlySystem === undefined || s.domain === onlySystem);
 if (ownSystems.length === 0) throw new Error(`--system ${onlySystem}: not in ${configFile}`);
 
@@ -268,6 +272,7 @@ const seedless: LocalConfig = { ...config, systems: config.systems.map((s) => ({
 const local: LocalSystems = await startLocalSystems(seedless, {
   ...(onlySystem !== undefined ? { only: [onlySystem] } : {}),
   ...(dataDir !== undefined ? { dataDir, reset: true } : {}),
+  ...(dynamodbEndpoint !== undefined ? { dynamodbEndpoint } : {}),
   onRequest: (r) => {
     const route = matchRoute(ROUTES, r.method, r.path)?.route;
     const key = route ? `${route.method} ${route.path}` : `${r.method} (no route)`;

@@ -11,8 +11,22 @@
  * of the systems); per-system records (API, DynamoDB, edges, executions…) are disjoint and joined;
  * counters that are not per system (SQS, Step Functions API) are added; event-loop delay is the worst.
  */
-import type { ChildProcess } from 'node:child_process';
-import { cpuSeconds, IpcPeer, memoryOf, resetPeakRss, spawnTs, stopChild } from './common.ts';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import {
+  cpuSeconds,
+  freePort,
+  HOST,
+  IpcPeer,
+  memoryOf,
+  resetPeakRss,
+  sleep,
+  spawnTs,
+  stopChild,
+  track,
+} from './common.ts';
 import type { ExecutionTrace, ProfileSummary, ServerSnapshot } from './server.ts';
 
 export interface ReadySystem {
@@ -77,6 +91,58 @@ export const mergeProfiles = (profiles: readonly ProfileSummary[]): ProfileSumma
   return { busyMs, byPlace: merge((p) => p.byPlace), byFunction: merge((p) => p.byFunction) };
 };
 
+/** Resolves once something accepts TCP connections on `port` (or throws after `timeoutMs`). */
+const waitListening = async (port: number, timeoutMs = 20_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = createConnection({ host: HOST, port }, () => {
+        s.end();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${HOST}:${port}`);
+    await sleep(50);
+  }
+};
+
+/** dynalite's own server (its CLI) in a process of its own: a system's table, as a service. */
+const startTableProcess = async (
+  dataDir: string | undefined,
+): Promise<{ child: ChildProcess; endpoint: string }> => {
+  const port = await freePort();
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const child = track(
+    spawn(
+      process.execPath,
+      [
+        'node_modules/dynalite/cli.js',
+        '--host',
+        HOST,
+        '--port',
+        String(port),
+        '--createTableMs',
+        '0',
+        '--deleteTableMs',
+        '0',
+        '--updateTableMs',
+        '0',
+        ...(dataDir ? ['--path', dataDir] : []),
+      ],
+      { stdio: 'ignore' },
+    ),
+  );
+  try {
+    await waitListening(port);
+  } catch (e) {
+    await stopChild(child);
+    throw e;
+  }
+  return { child, endpoint: `http://${HOST}:${port}` };
+};
+
 export class SystemsGroup {
   private constructor(
     private readonly peers: IpcPeer[],
@@ -84,6 +150,8 @@ export class SystemsGroup {
     readonly pids: number[],
     readonly systems: ReadySystem[],
     readonly seedMs: number,
+    /** The table processes (`tablesApart`): their CPU counts in the systems', their RSS apart. */
+    readonly tablePids: number[] = [],
   ) {}
 
   /**
@@ -95,9 +163,17 @@ export class SystemsGroup {
   static async start(
     configFile: string,
     groups: (string | undefined)[],
-    opts: { dataDir?: string; heapMb?: number } = {},
+    opts: { dataDir?: string; heapMb?: number; tablesApart?: boolean } = {},
   ): Promise<SystemsGroup> {
-    const children = groups.map((domain) =>
+    const apart = opts.tablesApart === true && groups.every((g) => g !== undefined);
+    const tables = apart
+      ? await Promise.all(
+          groups.map((domain) =>
+            startTableProcess(opts.dataDir ? join(opts.dataDir, `table-${domain}`) : undefined),
+          ),
+        )
+      : [];
+    const servers = groups.map((domain, i) =>
       spawnTs(
         'scripts/bench/server.ts',
         [
@@ -105,14 +181,14 @@ export class SystemsGroup {
           configFile,
           ...(domain ? ['--system', domain] : []),
           ...(opts.dataDir ? ['--data-dir', opts.dataDir] : []),
+          ...(tables[i] ? ['--dynamodb-endpoint', tables[i].endpoint] : []),
         ],
         { LOG_LEVEL: 'warn' },
         ['--expose-gc', ...(opts.heapMb ? [`--max-old-space-size=${opts.heapMb}`] : [])],
       ),
     );
-    const peers = children.map(
-      (c, i) => new IpcPeer(c, `local systems${groups[i] ? ` (${groups[i]})` : ''}`),
-    );
+    const children = [...servers, ...tables.map((t) => t.child)];
+    const peers = servers.map((c, i) => new IpcPeer(c, `local systems${groups[i] ? ` (${groups[i]})` : ''}`));
     try {
       const ready = (await Promise.all(
         peers.map((p) => p.waitFor((m) => m.type === 'ready', 180_000)),
@@ -123,6 +199,7 @@ export class SystemsGroup {
         ready.map((r) => r.pid),
         ready.flatMap((r) => r.systems),
         Math.max(...ready.map((r) => r.seedMs)),
+        tables.map((t) => t.child.pid ?? 0),
       );
     } catch (e) {
       await Promise.all(children.map((c) => stopChild(c)));
@@ -180,8 +257,14 @@ export class SystemsGroup {
     return profiles.length > 0 ? mergeProfiles(profiles) : undefined;
   }
 
+  /** CPU seconds of the systems' processes and of their table processes. */
   cpuSeconds(): number {
-    return this.pids.reduce((a, pid) => a + cpuSeconds(pid), 0);
+    return [...this.pids, ...this.tablePids].reduce((a, pid) => a + cpuSeconds(pid), 0);
+  }
+
+  /** RSS of the table processes (stored data grows it), apart from the systems'. */
+  tableRss(): number {
+    return this.tablePids.reduce((a, pid) => a + memoryOf(pid).rss, 0);
   }
 
   rss(): number {
