@@ -313,8 +313,9 @@ export const priceLines = (): string[] => [
     `HTTP API $${PRICES.httpApiPerMillionRequests}/M requests. Not included: the SIP edge (Fargate + NLB, hourly), CloudWatch Logs ` +
     '(the state machine logs every state input/output), X-Ray, data transfer, free tiers.',
   `Modeled Lambda duration: ${DURATION_MODEL.computeMs} ms per invocation + ${DURATION_MODEL.dynamoRequestMs} ms per DynamoDB ` +
-    'request (one after the other). The measured durations are wall times in the one local process, where every function, ' +
-    'emulator and edge shares one event loop: above a few calls in flight they are mostly queueing, not what Lambda would bill.',
+    "request (one after the other). The measured durations are wall times in the system's local process, where its " +
+    'functions, emulators and edge share one event loop: above a few calls in flight they are mostly queueing, not what ' +
+    'Lambda would bill.',
 ];
 
 export interface Goal {
