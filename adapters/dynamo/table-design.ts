@@ -15,6 +15,13 @@
  * | partner nonce       | NONCE#<partner>     | <nonce>              |                                 |                        |
  * | partner leg nonces  | NONCES#<partner>#<callId> | NONCES         |                                 |                        |
  * | call pass           | CALLPASS#<tgi>      | <callId>             |                                 |                        |
+ * | group call          | CALL#<callId>       | META                 |                                 |                        |
+ * | group call legs     | CALL#<callId>       | LEGS#<nnnn>          |                                 |                        |
+ * | SIP Call-ID claim   | SIPCALL#<Call-ID>   | META                 |                                 |                        |
+ *
+ * Group calls (adapters/dynamo/call-store.ts, decision 0015): the call item holds the call, its legs'
+ * required flags (`legs`) and each leg's first answer (`answers`); the legs' members are in sheets of
+ * 100.
  *
  * Partner leg nonces: the nonces of the signed legs of one call that a partner invited to us
  * (`nonces`, a string set grown with `ADD`), so that a batch of legs costs one write; kept until
