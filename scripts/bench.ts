@@ -90,6 +90,7 @@ const USAGE = `usage: npm run bench -- [options]
   --tables-in-process    each system's table (dynalite) in a worker thread of the system's process, as
                          npm start runs it (default: in a process of its own, as DynamoDB is a service
                          outside the functions; its CPU counts in the systems', its RSS is shown apart)
+  --node-flags="…"       more node/V8 flags for the systems' processes, e.g. --node-flags=--heap-growing-percent=50
   --one-process          both local systems in one process (default: each in its own, as deployed)
   --no-save              do not write bench/results/
   --help`;
@@ -116,6 +117,7 @@ const parsed = (() => {
         'one-process': { type: 'boolean' },
         memory: { type: 'boolean' },
         'tables-in-process': { type: 'boolean' },
+        'node-flags': { type: 'string' },
         'heap-mb': { type: 'string' },
         'heap-snapshot': { type: 'string' },
         only: { type: 'string' },
@@ -148,6 +150,7 @@ const opts = {
   oneProcess: parsed['one-process'] ?? false,
   memory: parsed.memory ?? false,
   tablesInProcess: parsed['tables-in-process'] ?? false,
+  nodeFlags: (parsed['node-flags'] ?? '').split(/\s+/).filter((f) => f !== ''),
   heapMb: Number(parsed['heap-mb'] ?? 1024),
   heapSnapshotDir: parsed['heap-snapshot'],
   /** Unmeasured calls (one after the other) before the first step of each size. */
@@ -467,6 +470,7 @@ const runOurs = async (all: BenchPlan, pool: IpcPeer): Promise<void> => {
         ...(opts.memory ? {} : { dataDir: join(work, `data-${n}`) }),
         heapMb: opts.heapMb,
         tablesApart: !opts.tablesInProcess,
+        nodeFlags: opts.nodeFlags,
       },
     );
     try {

@@ -163,7 +163,7 @@ export class SystemsGroup {
   static async start(
     configFile: string,
     groups: (string | undefined)[],
-    opts: { dataDir?: string; heapMb?: number; tablesApart?: boolean } = {},
+    opts: { dataDir?: string; heapMb?: number; tablesApart?: boolean; nodeFlags?: readonly string[] } = {},
   ): Promise<SystemsGroup> {
     const apart = opts.tablesApart === true && groups.every((g) => g !== undefined);
     const tables = apart
@@ -184,7 +184,11 @@ export class SystemsGroup {
           ...(tables[i] ? ['--dynamodb-endpoint', tables[i].endpoint] : []),
         ],
         { LOG_LEVEL: 'warn' },
-        ['--expose-gc', ...(opts.heapMb ? [`--max-old-space-size=${opts.heapMb}`] : [])],
+        [
+          '--expose-gc',
+          ...(opts.heapMb ? [`--max-old-space-size=${opts.heapMb}`] : []),
+          ...(opts.nodeFlags ?? []),
+        ],
       ),
     );
     const children = [...servers, ...tables.map((t) => t.child)];
