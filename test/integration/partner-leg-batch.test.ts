@@ -5,30 +5,21 @@
  */
 import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createDocumentClient } from '#adapters/dynamo/clients.ts';
+import type { createDocumentClient } from '#adapters/dynamo/clients.ts';
 import { keys } from '#adapters/dynamo/keys.ts';
 import { Store } from '#adapters/dynamo/store.ts';
-import type { PartnerAgreement } from '#core/model.ts';
 import { legSignatureParts } from '#core/partner-leg.ts';
 import { signRequest } from '#core/request-signing.ts';
 import { authorizePartnerLegs, type PartnerLeg } from '#functions/call-routing/authorize-partner-leg.ts';
 import type { AppDeps } from '#functions/shared/deps.ts';
 import { SIGNATURE_MAX_SKEW_MS } from '#functions/shared/partner-auth.ts';
-import { ensureTable, type LocalDynalite, startDynalite } from '#local/dynalite.ts';
-import { createDynamoClients } from '#local/dynamo-clients.ts';
+import { startTable, type TestTable } from '../support/dynamo-table.ts';
+import { PRIMARY_AGREEMENT } from '../support/partner-agreement.ts';
 
 const TABLE = 'partner-legs';
 const NOW = Date.now();
 const TGI = 'sip:tg-9@primary.example';
-const agreement: PartnerAgreement = {
-  partner: 'primary.example',
-  apiUrl: 'http://127.0.0.1:1',
-  sipUri: 'sip:127.0.0.1:5060',
-  keyId: 'k1',
-  key: 'zneKPcU1uWCLtxoib_vIR_FXCb-Mi7taHz73uENidI0',
-  sharedUserFields: [],
-  regroupableGroups: '*',
-};
+const agreement = PRIMARY_AGREEMENT;
 const members = Array.from({ length: 50 }, (_, i) => `sip:m${i}@partner.example`);
 
 const legOf = (member: string, callId: string, at = NOW): PartnerLeg => ({
@@ -50,7 +41,7 @@ const legOf = (member: string, callId: string, at = NOW): PartnerLeg => ({
 });
 
 describe('Partner legs in a batch, on dynalite', () => {
-  let db: LocalDynalite;
+  let db: TestTable;
   let store: Store;
   let doc: ReturnType<typeof createDocumentClient>;
   /** The requests the store sent: command and key. */
@@ -61,11 +52,8 @@ describe('Partner legs in a batch, on dynalite', () => {
       .Item;
 
   beforeAll(async () => {
-    db = await startDynalite({});
-    const { client } = createDynamoClients(db.endpoint);
-    await ensureTable(client, TABLE);
-    client.destroy();
-    doc = createDocumentClient(db.endpoint);
+    db = await startTable(TABLE);
+    doc = db.doc;
     store = new Store(doc, TABLE);
     await store.putAgreement(agreement);
     await store.putCallPass({

@@ -1,21 +1,16 @@
 /** Store.getUsers on dynalite: many users in one BatchGetItem per 100, unknown ids left out. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient } from '#adapters/dynamo/clients.ts';
 import { Store } from '#adapters/dynamo/store.ts';
-import { ensureTable, type LocalDynalite, startDynalite } from '#local/dynalite.ts';
-import { createDynamoClients } from '#local/dynamo-clients.ts';
+import { startTable, type TestTable } from '../support/dynamo-table.ts';
 
 const credentials = { realm: 'partner.example', ha1Md5: 'a', ha1Sha256: 'b', passwordHash: 'c' };
 
 describe('Store.getUsers', () => {
-  let db: LocalDynalite;
+  let db: TestTable;
   let store: Store;
   beforeAll(async () => {
-    db = await startDynalite({});
-    const { client } = createDynamoClients(db.endpoint);
-    await ensureTable(client, 'users');
-    client.destroy();
-    store = new Store(createDocumentClient(db.endpoint), 'users');
+    db = await startTable('users');
+    store = new Store(db.doc, 'users');
     await Promise.all(
       Array.from({ length: 150 }, (_, i) =>
         store.createUser(

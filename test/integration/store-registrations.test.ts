@@ -4,12 +4,10 @@
  */
 import { BatchGetCommand, type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient } from '#adapters/dynamo/clients.ts';
 import { keys, ttlOf } from '#adapters/dynamo/keys.ts';
 import { Store } from '#adapters/dynamo/store.ts';
 import type { Registration } from '#core/model.ts';
-import { ensureTable, type LocalDynalite, startDynalite } from '#local/dynalite.ts';
-import { createDynamoClients } from '#local/dynamo-clients.ts';
+import { startTable, type TestTable } from '../support/dynamo-table.ts';
 
 const TABLE = 'registrations';
 const NOW = 1_800_000_000_000;
@@ -28,7 +26,7 @@ const hooked = (
   }) as unknown as DynamoDBDocumentClient;
 
 describe('Store registrations', () => {
-  let db: LocalDynalite;
+  let db: TestTable;
   let doc: DynamoDBDocumentClient;
   let store: Store;
   let n = 0;
@@ -48,11 +46,8 @@ describe('Store registrations', () => {
     ).Item;
 
   beforeAll(async () => {
-    db = await startDynalite({});
-    const { client } = createDynamoClients(db.endpoint);
-    await ensureTable(client, TABLE);
-    client.destroy();
-    doc = createDocumentClient(db.endpoint);
+    db = await startTable(TABLE);
+    doc = db.doc;
     store = new Store(doc, TABLE);
   });
   afterAll(async () => db?.close());

@@ -1,6 +1,5 @@
 /** The partner side of an invitation between systems: each refusal and the relay (TS 23.379 step 5). */
 import { describe, expect, it } from 'vitest';
-import type { PartnerAgreement } from '#core/model.ts';
 import { legSignatureParts } from '#core/partner-leg.ts';
 import { signRequest } from '#core/request-signing.ts';
 import {
@@ -10,18 +9,11 @@ import {
 } from '#functions/call-routing/authorize-partner-leg.ts';
 import type { AppDeps } from '#functions/shared/deps.ts';
 import { SIGNATURE_MAX_SKEW_MS } from '#functions/shared/partner-auth.ts';
+import { PRIMARY_AGREEMENT } from '../../support/partner-agreement.ts';
 
 const NOW = 1_800_000_000_000;
 const TGI = 'sip:tg@primary.example';
-const agreement: PartnerAgreement = {
-  partner: 'primary.example',
-  apiUrl: 'http://127.0.0.1:1',
-  sipUri: 'sip:127.0.0.1:5060',
-  keyId: 'k1',
-  key: 'zneKPcU1uWCLtxoib_vIR_FXCb-Mi7taHz73uENidI0',
-  sharedUserFields: [],
-  regroupableGroups: '*',
-};
+const agreement = PRIMARY_AGREEMENT;
 
 const signed = (member: string, tgi = TGI, callId?: string, at = NOW) =>
   Object.fromEntries(
