@@ -214,6 +214,13 @@ export const startControlApi = async (opts: ControlApiOptions): Promise<ControlA
   };
   const reports = createLegReportBatcher({ send: sendReports });
 
+  /**
+   * CANCEL (§9.1) a ringing leg or BYE (§15.1.1) an answered one; false when the leg is not in that
+   * state. A BYE ends the dialog: the leg's `onEnded` marks the record ended and lets the leg go.
+   */
+  const endLeg = (record: LegRecord, action: 'cancel' | 'bye'): boolean =>
+    (action === 'cancel' ? record.leg?.cancel() : record.leg?.bye()) ?? false;
+
   const prune = () => {
     const cutoff = Date.now() - RETENTION_MS;
     for (const [k, r] of records)
@@ -336,11 +343,7 @@ export const startControlApi = async (opts: ControlApiOptions): Promise<ControlA
             legs: input.legs.map(({ legId, action }) => {
               const record = records.get(key(input.callId, legId));
               if (!record) return { legId, action, found: false, done: false };
-              if (action === 'cancel')
-                return { legId, action, found: true, done: record.leg?.cancel() ?? false };
-              const done = record.leg?.bye() ?? false;
-              if (done) record.state = 'ended';
-              return { legId, action, found: true, done };
+              return { legId, action, found: true, done: endLeg(record, action) };
             }),
           });
         }
@@ -357,12 +360,8 @@ export const startControlApi = async (opts: ControlApiOptions): Promise<ControlA
             return send(res, 200, view);
           }
           if (method === 'POST' && action === 'cancel')
-            return send(res, 200, { cancelled: record.leg?.cancel() ?? false });
-          if (method === 'POST' && action === 'bye') {
-            const sent = record.leg?.bye() ?? false;
-            if (sent) record.state = 'ended';
-            return send(res, 200, { bye: sent });
-          }
+            return send(res, 200, { cancelled: endLeg(record, 'cancel') });
+          if (method === 'POST' && action === 'bye') return send(res, 200, { bye: endLeg(record, 'bye') });
         }
         if (method === 'POST' && path === '/v1/messages') {
           const input = await parseJson(MessageRequest);
