@@ -69,6 +69,7 @@ import {
   writeResults,
 } from './bench/report.ts';
 import type { ExecutionTrace } from './bench/server.ts';
+import { bundleServer } from './bench/server-bundle.ts';
 import { SystemsGroup } from './bench/systems-group.ts';
 
 // ---------------------------------------------------------------- options
@@ -92,6 +93,8 @@ const USAGE = `usage: npm run bench -- [options]
                          outside the functions; its CPU counts in the systems', its RSS is shown apart)
   --node-flags="…"       more node/V8 flags for the systems' processes, e.g. --node-flags=--heap-growing-percent=50
   --one-process          both local systems in one process (default: each in its own, as deployed)
+  --tsx                  run the systems' sources through the tsx loader (default: bundled by esbuild,
+                         as deployed; tsx's keepNames adds a property dictionary to every closure)
   --no-save              do not write bench/results/
   --help`;
 
@@ -115,6 +118,7 @@ const parsed = (() => {
         'no-save': { type: 'boolean' },
         profile: { type: 'boolean' },
         'one-process': { type: 'boolean' },
+        tsx: { type: 'boolean' },
         memory: { type: 'boolean' },
         'tables-in-process': { type: 'boolean' },
         'node-flags': { type: 'string' },
@@ -148,6 +152,7 @@ const opts = {
   save: !(parsed['no-save'] ?? false),
   profile: parsed.profile ?? false,
   oneProcess: parsed['one-process'] ?? false,
+  tsx: parsed.tsx ?? false,
   memory: parsed.memory ?? false,
   tablesInProcess: parsed['tables-in-process'] ?? false,
   nodeFlags: (parsed['node-flags'] ?? '').split(/\s+/).filter((f) => f !== ''),
@@ -456,6 +461,8 @@ const planFor = async (sizes: number[]): Promise<BenchPlan> => {
  * memory, live legs, a backlog after a saturated rate — does not weigh on the next).
  */
 const runOurs = async (all: BenchPlan, pool: IpcPeer): Promise<void> => {
+  // The systems run as deployed: bundled by esbuild (scripts/bench/server-bundle.ts), unless --tsx.
+  const serverBundle = opts.tsx ? undefined : await bundleServer();
   const indexOf = new Map(all.members.map((m, i) => [m.user, i]));
   for (const n of opts.sizes) {
     const plan = await planFor([n]);
@@ -471,13 +478,14 @@ const runOurs = async (all: BenchPlan, pool: IpcPeer): Promise<void> => {
         heapMb: opts.heapMb,
         tablesApart: !opts.tablesInProcess,
         nodeFlags: opts.nodeFlags,
+        ...(serverBundle ? { bundle: serverBundle } : {}),
       },
     );
     try {
       const sys = (d: string) => server.system(d);
       log(
         `\nours N=${n}: local systems up in ${((Date.now() - started) / 1000).toFixed(1)} s ` +
-          `(${opts.oneProcess ? 'one process' : 'one process each'}, tables ${opts.memory ? 'in memory' : 'on disk'}${server.tablePids.length > 0 ? ` in their own processes (pid ${server.tablePids.join(', ')})` : ''}, heap limit ${opts.heapMb || 'default'} MB, pid ${server.pids.join(', ')}; ` +
+          `(${opts.oneProcess ? 'one process' : 'one process each'}, ${serverBundle ? 'bundled' : 'sources through tsx'}, tables ${opts.memory ? 'in memory' : 'on disk'}${server.tablePids.length > 0 ? ` in their own processes (pid ${server.tablePids.join(', ')})` : ''}, heap limit ${opts.heapMb || 'default'} MB, pid ${server.pids.join(', ')}; ` +
           `${plan.members.length + 3} users seeded in ${(server.seedMs / 1000).toFixed(1)} s)`,
       );
       // Members: REGISTER with digest, PUBLISH affiliations.
@@ -734,7 +742,7 @@ const main = async () => {
       `${opts.durationS} s of calls per step; 1–3 unmeasured calls, one after the other, before each size.`,
     '',
     `- **ours**: ${opts.oneProcess ? 'both local systems in one child process' : 'each local system in its own child process'} (dynalite, fauxqs, local Step Functions, HTTP APIs,`,
-    `  SIP edge), tables ${opts.memory ? 'in memory' : 'on disk (LevelDB, as npm start keeps them)'}, started afresh for each N. One temporary group (half of the members on each system); every`,
+    `  SIP edge; ${opts.tsx ? 'sources through the tsx loader' : 'bundled by esbuild as deployed, run with --enable-source-maps'}), tables ${opts.memory ? 'in memory' : 'on disk (LevelDB, as npm start keeps them)'}, started afresh for each N. One temporary group (half of the members on each system); every`,
     '  member registered with digest and affiliated. The caller (digest-authenticated, affiliated) calls the',
     `  TGI; setup = INVITE → 200 at the caller, sent once ${opts.commencement === 'all' ? 'all N members accepted (minimumNumberToStart = N)' : 'one member accepted'};`,
     '  then ACK and BYE. Members answer 200 at once (scripts/bench/member-pool.ts, 8 UDP sockets, own process).',

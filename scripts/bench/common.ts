@@ -239,19 +239,27 @@ export const killAllChildren = (): void => {
   for (const child of [...live.keys()]) killChild(child, 'SIGKILL');
 };
 
-/** A TypeScript module of this repository in its own node process (tsx loader), with an IPC channel. */
-export const spawnTs = (
+/** A JavaScript module in its own node process, with an IPC channel. */
+export const spawnNode = (
   file: string,
   args: string[] = [],
   env: Record<string, string> = {},
   nodeFlags: string[] = [],
 ): ChildProcess =>
   track(
-    spawn(process.execPath, [...nodeFlags, '--import', 'tsx', file, ...args], {
+    spawn(process.execPath, [...nodeFlags, file, ...args], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
     }),
   );
+
+/** A TypeScript module of this repository in its own node process (tsx loader), with an IPC channel. */
+export const spawnTs = (
+  file: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+  nodeFlags: string[] = [],
+): ChildProcess => spawnNode(file, args, env, [...nodeFlags, '--import', 'tsx']);
 
 /** Request/response over a child's IPC channel: `{ id, type, ... }` in, `{ id, ... }` back. */
 export class IpcPeer {

@@ -23,6 +23,7 @@ import {
   memoryOf,
   resetPeakRss,
   sleep,
+  spawnNode,
   spawnTs,
   stopChild,
   track,
@@ -163,7 +164,14 @@ export class SystemsGroup {
   static async start(
     configFile: string,
     groups: (string | undefined)[],
-    opts: { dataDir?: string; heapMb?: number; tablesApart?: boolean; nodeFlags?: readonly string[] } = {},
+    opts: {
+      dataDir?: string;
+      heapMb?: number;
+      tablesApart?: boolean;
+      nodeFlags?: readonly string[];
+      /** The bundle of server.ts to run (server-bundle.ts); without: the source, through tsx. */
+      bundle?: string;
+    } = {},
   ): Promise<SystemsGroup> {
     const apart = opts.tablesApart === true && groups.every((g) => g !== undefined);
     const tables = apart
@@ -173,24 +181,24 @@ export class SystemsGroup {
           ),
         )
       : [];
-    const servers = groups.map((domain, i) =>
-      spawnTs(
-        'scripts/bench/server.ts',
-        [
-          '--config',
-          configFile,
-          ...(domain ? ['--system', domain] : []),
-          ...(opts.dataDir ? ['--data-dir', opts.dataDir] : []),
-          ...(tables[i] ? ['--dynamodb-endpoint', tables[i].endpoint] : []),
-        ],
-        { LOG_LEVEL: 'warn' },
-        [
-          '--expose-gc',
-          ...(opts.heapMb ? [`--max-old-space-size=${opts.heapMb}`] : []),
-          ...(opts.nodeFlags ?? []),
-        ],
-      ),
-    );
+    const servers = groups.map((domain, i) => {
+      const args = [
+        '--config',
+        configFile,
+        ...(domain ? ['--system', domain] : []),
+        ...(opts.dataDir ? ['--data-dir', opts.dataDir] : []),
+        ...(tables[i] ? ['--dynamodb-endpoint', tables[i].endpoint] : []),
+      ];
+      const flags = [
+        '--expose-gc',
+        ...(opts.heapMb ? [`--max-old-space-size=${opts.heapMb}`] : []),
+        ...(opts.nodeFlags ?? []),
+      ];
+      const env = { LOG_LEVEL: 'warn' };
+      return opts.bundle
+        ? spawnNode(opts.bundle, args, env, ['--enable-source-maps', ...flags])
+        : spawnTs('scripts/bench/server.ts', args, env, flags);
+    });
     const children = [...servers, ...tables.map((t) => t.child)];
     const peers = servers.map((c, i) => new IpcPeer(c, `local systems${groups[i] ? ` (${groups[i]})` : ''}`));
     try {
