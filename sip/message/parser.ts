@@ -144,17 +144,26 @@ export const parseMessage = (data: Buffer, opts: ParseOptions = {}): ParseResult
     const note = (e: Fail) => {
       if (firstError === undefined) firstError = e;
     };
-    let text: string;
-    if (isUtf8(headBuf)) text = headBuf.toString('utf8');
-    else {
+    let encoding: 'utf8' | 'latin1' = 'utf8';
+    if (!isUtf8(headBuf)) {
       note(new Fail('header section is not valid UTF-8'));
-      text = headBuf.toString('latin1');
+      encoding = 'latin1';
     }
+    // Each line is decoded on its own (CR and LF never occur inside a UTF-8 sequence), so a header value
+    // kept after parsing (a tag, a branch, a Contact) holds on to its line, not to the whole header
+    // section: V8 makes substrings of 13 characters or more slices of the string they were cut from.
+    let lineEnd = 0;
+    const lineAt = (from: number): string => {
+      const n = headBuf.length;
+      let i = from;
+      while (i < n && !(headBuf[i] === 13 && headBuf[i + 1] === 10)) i++;
+      lineEnd = i;
+      return headBuf.toString(encoding, from, i);
+    };
 
     // ---- start line (§7.1, §7.2)
-    let lineEnd = text.indexOf('\r\n');
-    if (lineEnd < 0) lineEnd = text.length;
-    const startLine = text.slice(0, lineEnd);
+    const startLine = lineAt(0);
+    const afterStartLine = lineEnd + 2;
     if (startLine.length > maxLine) return fail('start line too long', 414);
     // Start-line errors are noted, not returned at once, so the header fields still end up in `partial`.
     let uri = '';
@@ -211,7 +220,7 @@ export const parseMessage = (data: Buffer, opts: ParseOptions = {}): ParseResult
     // ---- header fields (§7.3): split lines, unfold, names are tokens
     headers = new SipHeaders();
     const entries = headers.entries;
-    let pos = lineEnd + 2;
+    let pos = afterStartLine;
     let curName: string | undefined;
     let curValue = '';
     const flush = () => {
@@ -220,11 +229,9 @@ export const parseMessage = (data: Buffer, opts: ParseOptions = {}): ParseResult
       entries.push([canonicalHeaderName(curName), curValue]);
       curName = undefined;
     };
-    while (pos < text.length) {
-      let e = text.indexOf('\r\n', pos);
-      if (e < 0) e = text.length;
-      const line = text.slice(pos, e);
-      pos = e + 2;
+    while (pos < headBuf.length) {
+      const line = lineAt(pos);
+      pos = lineEnd + 2;
       if (line.length > maxLine) {
         note(new Fail('header line too long'));
         continue;
