@@ -13,6 +13,7 @@
  */
 import type { SipMessage, SipRequest } from '../message/types.ts';
 import type { Endpoint, SipTransportLayer } from '../transport/types.ts';
+import { skeletonOf } from './requests.ts';
 import type { Clock, ResolvedTimerConfig, TimerHandle } from './timers.ts';
 
 /** Every state of the four machines (RFC 3261 Figures 5–8, RFC 6026 Figures 5 and 7). */
@@ -91,8 +92,11 @@ export abstract class TransactionBase {
   state: TransactionState;
   /** The key under which the owner files the transaction (§17.1.3 / §17.2.3). */
   readonly key: string;
-  /** The request that created the transaction. */
-  readonly request: SipRequest;
+  /**
+   * The request that created the transaction; once the transaction only waits out its last timer,
+   * its skeleton ({@link keepSkeleton}).
+   */
+  request: SipRequest;
   /** Client: where requests go. Server: the request's source (responses go there, §18.2.2). */
   readonly peer: Endpoint;
   /** Whether the transport is reliable (no retransmissions, zero wait timers; §17.1.1.2 ff.). */
@@ -142,6 +146,14 @@ export abstract class TransactionBase {
     if (from === to) return;
     this.state = to;
     (this.handlers as TransactionEvents<TransactionBase>).onStateChange?.(this, from, to);
+  }
+
+  /**
+   * Keeps only the skeleton of the request (requests.ts `skeletonOf`): called when the transaction
+   * enters a state that only absorbs retransmissions until its last timer fires.
+   */
+  protected keepSkeleton(): void {
+    this.request = skeletonOf(this.request);
   }
 
   /** Arms the retransmit timer with `ms` (and remembers it as the current interval). */

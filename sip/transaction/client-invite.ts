@@ -135,7 +135,11 @@ export class ClientInviteTransaction extends TransactionBase implements ClientTr
           this.cancelPending = false;
           this.setState('Accepted');
           this.armWait(64 * this.ctx.timers.T1);
-          this.handlers.onResponse(res, this);
+          try {
+            this.handlers.onResponse(res, this);
+          } finally {
+            if (this.inState('Accepted')) this.keepSkeleton();
+          }
         } else {
           // §17.1.1.2: 300–699 → Completed, pass to the TU, send the ACK (§17.1.1.3), Timer D.
           this.clearTimers();
@@ -146,6 +150,7 @@ export class ClientInviteTransaction extends TransactionBase implements ClientTr
           } finally {
             if (this.inState('Completed')) {
               this.ack = buildAckForFailure(this.request, res);
+              this.keepSkeleton();
               if (this.transmit(this.ack)) this.terminateAfter(this.reliable ? 0 : this.ctx.timers.timerD);
             }
           }

@@ -1,9 +1,10 @@
 /**
  * Requests the transaction layer builds from another request: the ACK for a non-2xx final response
- * (RFC 3261 §17.1.1.3) and CANCEL (§9.1).
+ * (RFC 3261 §17.1.1.3) and CANCEL (§9.1); and the skeleton of a message a transaction keeps while it
+ * waits out its last timer.
  */
 import { cseqOf, splitHeaderValues } from '../message/accessors.ts';
-import { SipHeaders, type SipRequest, type SipResponse } from '../message/types.ts';
+import { SipHeaders, type SipMessage, type SipRequest, type SipResponse } from '../message/types.ts';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -62,4 +63,23 @@ export const buildCancel = (invite: SipRequest): SipRequest => {
   if (callId !== undefined) headers.add('Call-ID', callId);
   headers.add('CSeq', `${cseqOf(invite).seq} CANCEL`);
   return { kind: 'request', method: 'CANCEL', uri: invite.uri, version: 'SIP/2.0', headers, body: EMPTY };
+};
+
+/**
+ * The header fields a message is still read for once its transaction has its final response: the
+ * fields a response copies from its request (§8.2.6.2: Via, From, To, Call-ID, CSeq; To carries the
+ * tag) and the Route set an ACK or CANCEL repeats (§17.1.1.3, §9.1).
+ */
+const SKELETON_FIELDS: ReadonlySet<string> = new Set(['Via', 'From', 'To', 'Call-ID', 'CSeq', 'Route']);
+
+/**
+ * `m` with only {@link SKELETON_FIELDS} and no body. A transaction in Completed, Confirmed or Accepted
+ * waits up to 64*T1 (32 s over UDP) only to absorb retransmissions (§17.1.1.2, §17.2.1, §17.2.2,
+ * RFC 6026 §7.1, §8.4); keeping the whole INVITE, its body and every other field that long would hold
+ * 32 s of every call's messages in memory for nothing.
+ */
+export const skeletonOf = <M extends SipMessage>(m: M): M => {
+  const headers = new SipHeaders();
+  for (const [n, v] of m.headers.entries) if (SKELETON_FIELDS.has(n)) headers.add(n, v);
+  return { ...m, headers, body: EMPTY };
 };

@@ -20,6 +20,7 @@ import {
   type TransactionEvents,
   type TransactionState,
 } from './base.ts';
+import { skeletonOf } from './requests.ts';
 import type { ServerNonInviteTransaction } from './server-non-invite.ts';
 
 /** A server transaction of either kind (`tx.kind` tells which). */
@@ -151,6 +152,7 @@ export class ServerInviteTransaction extends TransactionBase implements ServerTr
           this.setState('Accepted');
           this.armWait(64 * T1);
           this.transmit(res);
+          this.keepSkeletons();
           return true;
         }
         this.setState('Completed');
@@ -158,18 +160,31 @@ export class ServerInviteTransaction extends TransactionBase implements ServerTr
           if (!this.reliable) this.armRetransmit(T1);
           this.armTimeout(64 * T1);
         }
+        if (!this.isTerminated()) this.keepSkeleton();
         return true;
       }
       case 'Accepted':
         if (code >= 200 && code < 300) {
           this.lastFinal = res;
           this.transmit(res);
+          this.keepSkeletons();
           return true;
         }
         return false;
       default:
         return false;
     }
+  }
+
+  /**
+   * Accepted (RFC 6026 §7.1): the TU, not the transaction, retransmits a 2xx, so the transaction keeps
+   * only skeletons of the INVITE and of the 2xx (whose To tag `toTag` reads). In Completed the final
+   * response is kept whole: Timer G and INVITE retransmissions resend it (§17.2.1).
+   */
+  private keepSkeletons(): void {
+    if (!this.inState('Accepted')) return;
+    this.keepSkeleton();
+    if (this.lastFinal !== undefined) this.lastFinal = skeletonOf(this.lastFinal);
   }
 
   /**

@@ -69,6 +69,8 @@ export class ServerNonInviteTransaction extends TransactionBase implements Serve
     if (this.transmit(res) && this.inState('Completed')) {
       this.terminateAfter(this.reliable ? 0 : 64 * this.ctx.timers.T1);
     }
+    // Completed only resends `lastFinal` (§17.2.2) for up to Timer J = 64*T1.
+    if (!this.isTerminated()) this.keepSkeleton();
     return true;
   }
 

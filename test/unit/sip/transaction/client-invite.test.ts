@@ -301,4 +301,30 @@ describe('State machine: client INVITE', () => {
     expect(rec.timeouts).toBe(1);
     expect(tx.state).toBe('Terminated');
   });
+
+  it('Accepted and Completed keep only the skeleton of the INVITE: no body, only Via, Route, From, To, Call-ID and CSeq', () => {
+    const names = (tx: ClientInviteTransaction) => tx.request.headers.entries.map(([n]) => n);
+    const skeleton = ['Via', 'Route', 'Route', 'From', 'To', 'Call-ID', 'CSeq'];
+    for (const status of [200, 486]) {
+      const { h, rec, tx } = start();
+      tx.request.body = Buffer.from('v=0\r\n');
+      tx.request.headers.add('Content-Type', 'application/sdp');
+      const full = tx.request;
+      h.transport.deliver(reply(full, 180, 'b1'));
+      expect(tx.request).toBe(full); // Proceeding: the whole INVITE (a CANCEL repeats its Route set)
+      h.transport.deliver(reply(full, status, 'b1'));
+      expect(names(tx)).toEqual(skeleton);
+      expect(tx.request.body.length).toBe(0);
+      expect(tx.request.uri).toBe(full.uri);
+      // Retransmissions are still handled: a 2xx is passed up again, a failure is ACKed again.
+      h.transport.deliver(reply(full, status, 'b1'));
+      if (status === 200) expect(rec.responses).toEqual([180, 200, 200]);
+      else {
+        const acks = h.transport.requests('ACK');
+        expect(acks).toHaveLength(2);
+        expect(acks[1]?.headers.getAll('Route')).toEqual(full.headers.getAll('Route'));
+      }
+      h.clock.advance(64 * T1);
+    }
+  });
 });

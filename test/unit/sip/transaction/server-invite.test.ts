@@ -261,4 +261,31 @@ describe('State machine: server INVITE', () => {
     h.clock.advance(64 * T1);
     expect(tx.state).toBe('Terminated');
   });
+
+  it('Accepted keeps skeletons of the INVITE and of the 2xx (the To tag stays); Completed keeps the failure whole to resend it', () => {
+    const names = (m: SipMessage) => m.headers.entries.map(([n]) => n);
+    const { h, tx, invite } = start();
+    const ok = reply(invite, 200, 'u1');
+    ok.body = Buffer.from('v=0\r\n');
+    ok.headers.add('Content-Type', 'application/sdp');
+    tx.respond(ok);
+    expect(names(tx.request)).toEqual(['Via', 'From', 'To', 'Call-ID', 'CSeq']);
+    expect(tx.request.body.length).toBe(0);
+    expect(tx.lastFinal && names(tx.lastFinal)).toEqual(['Via', 'From', 'To', 'Call-ID', 'CSeq']);
+    expect(tx.lastFinal?.body.length).toBe(0);
+    expect(tx.toTag).toBe('u1');
+    expect(h.transport.responses().at(-1)?.body.toString()).toBe('v=0\r\n'); // sent whole
+    h.clock.advance(64 * T1);
+
+    const failed = start('udp', h);
+    const busy = reply(failed.invite, 486, 'u2');
+    busy.headers.add('Retry-After', '30');
+    failed.tx.respond(busy);
+    expect(names(failed.tx.request)).toEqual(['Via', 'From', 'To', 'Call-ID', 'CSeq']);
+    expect(failed.tx.lastFinal).toBe(busy);
+    h.transport.deliver(failed.invite);
+    expect(h.transport.responses().at(-1)?.headers.get('Retry-After')).toBe('30');
+    h.transport.deliver(ackFor(failed.invite, busy));
+    h.clock.advance(T4);
+  });
 });
