@@ -55,10 +55,25 @@ export class B2buaCall {
   private outboundRemoteTag: string | undefined;
   private outboundRemoteTarget: string | undefined;
   private outboundDestination: Endpoint;
-  private outboundInvite: SipRequest | undefined;
+  /** Request-URI, From and To of the outbound INVITE: what the outbound dialog's ACK and BYE repeat. */
+  private outboundUri = '';
+  private outboundFrom = '';
+  private outboundTo = '';
   private outboundCseq = 1;
   private inboundCseq = 1;
   private inboundRemoteTarget: string | undefined;
+  /** From, To and CSeq number of the caller's INVITE: what the inbound dialog's BYE and ACK need. */
+  private readonly inboundFrom: string;
+  private readonly inboundTo: string;
+  private readonly inviteSeq: number;
+  /**
+   * The caller's INVITE, until its final response is relayed (responses are built from it, §8.2.6).
+   * What the call keeps afterwards is what its two dialogs need: it stays reachable for 64*T1 after its
+   * 2xx through the outbound INVITE transaction (RFC 6026 Accepted), so messages it held would be held
+   * that long for every call.
+   */
+  private inviteRequest: SipRequest | undefined;
+  /** The relayed 2xx, retransmitted until the caller's ACK (§13.3.1.4), then let go. */
   private relayed2xx: SipResponse | undefined;
   private retransmitTimer: unknown;
   private retransmitInterval = 0;
@@ -66,23 +81,26 @@ export class B2buaCall {
   private pendingInvite: { cancel(): void } | undefined;
 
   constructor(
-    readonly inviteRequest: SipRequest,
+    inviteRequest: SipRequest,
     readonly caller: Endpoint,
     private readonly io: CallLegIo,
     target: { contact: string; destination: Endpoint },
   ) {
+    this.inviteRequest = inviteRequest;
     this.inboundCallId = callIdOf(inviteRequest);
+    this.inboundFrom = inviteRequest.headers.get('From') ?? '';
+    this.inboundTo = inviteRequest.headers.get('To') ?? '';
+    this.inviteSeq = cseqOf(inviteRequest).seq;
     this.outboundDestination = target.destination;
     try {
       this.inboundRemoteTarget = parseNameAddr(inviteRequest.headers.get('Contact') ?? '', 'Contact').uri;
     } catch {
       this.inboundRemoteTarget = undefined;
     }
-    this.start(target.contact);
+    this.start(inviteRequest, target.contact);
   }
 
-  private start(contact: string): void {
-    const req = this.inviteRequest;
+  private start(req: SipRequest, contact: string): void {
     const t = this.outboundDestination.transport;
     const via = this.io.via(t);
     const headers = new SipHeaders();
@@ -91,11 +109,11 @@ export class B2buaCall {
     headers.add('Max-Forwards', String(Math.max(0, (Number.isFinite(maxForwards) ? maxForwards : 70) - 1)));
     const from = parseNameAddr(req.headers.get('From') ?? '', 'From');
     from.params.set('tag', this.outboundTag);
-    headers.add(
-      'From',
-      `${from.displayName ? `"${from.displayName}" ` : ''}<${from.uri}>;tag=${this.outboundTag}`,
-    );
-    headers.add('To', req.headers.get('To') ?? `<${contact}>`);
+    this.outboundFrom = `${from.displayName ? `"${from.displayName}" ` : ''}<${from.uri}>;tag=${this.outboundTag}`;
+    this.outboundTo = req.headers.get('To') ?? `<${contact}>`;
+    this.outboundUri = contact;
+    headers.add('From', this.outboundFrom);
+    headers.add('To', this.outboundTo);
     headers.add('Call-ID', this.outboundCallId);
     headers.add('CSeq', `${this.outboundCseq} INVITE`);
     headers.add('Contact', `<${this.io.contact(t)}>`);
@@ -103,7 +121,7 @@ export class B2buaCall {
       const v = req.headers.get(name);
       if (v !== undefined) headers.add(name, v);
     }
-    this.outboundInvite = {
+    const invite: SipRequest = {
       kind: 'request',
       method: 'INVITE',
       uri: contact,
@@ -111,15 +129,23 @@ export class B2buaCall {
       headers,
       body: req.body,
     };
-    this.pendingInvite = this.io.sendInvite(this.outboundInvite, this.outboundDestination, {
+    this.pendingInvite = this.io.sendInvite(invite, this.outboundDestination, {
       response: (r) => this.onOutboundResponse(r),
       timeout: () => this.failInbound(408, 'Request Timeout'),
       error: () => this.failInbound(503, 'Service Unavailable'),
     });
   }
 
+  /** The response to the caller's INVITE; a final one lets the INVITE go. */
+  private respondToInvite(status: number, reason: string): SipResponse {
+    const req = this.inviteRequest;
+    if (!req) throw new Error('the INVITE already has its final response');
+    if (status >= 200) this.inviteRequest = undefined;
+    return createResponse(req, status, reason, { toTag: this.inboundTag });
+  }
+
   private relayResponse(r: SipResponse): SipResponse {
-    const res = createResponse(this.inviteRequest, r.status, r.reason, { toTag: this.inboundTag });
+    const res = this.respondToInvite(r.status, r.reason);
     for (const name of ['Content-Type', 'Warning', 'P-Answer-State', 'Require', 'Supported', 'Allow']) {
       for (const v of r.headers.getAll(name)) res.headers.add(name, v);
     }
@@ -150,7 +176,7 @@ export class B2buaCall {
     try {
       this.outboundRemoteTarget = parseNameAddr(r.headers.get('Contact') ?? '', 'Contact').uri;
     } catch {
-      this.outboundRemoteTarget = this.outboundInvite?.uri;
+      this.outboundRemoteTarget = this.outboundUri;
     }
     this.sendOutboundAck();
     if (this.state === 'ended') {
@@ -169,18 +195,14 @@ export class B2buaCall {
   }
 
   private outboundDialogRequest(method: 'ACK' | 'BYE'): { req: SipRequest; to: Endpoint } | undefined {
-    const target = this.outboundRemoteTarget ?? this.outboundInvite?.uri;
-    const invite = this.outboundInvite;
-    if (!target || !invite) return undefined;
+    const target = this.outboundRemoteTarget ?? this.outboundUri;
+    if (!target) return undefined;
     const to = endpointOfUri(target) ?? this.outboundDestination;
     const headers = new SipHeaders();
     headers.add('Via', this.io.via(to.transport).value);
     headers.add('Max-Forwards', '70');
-    headers.add('From', invite.headers.get('From') ?? '');
-    headers.add(
-      'To',
-      `${invite.headers.get('To') ?? ''}${this.outboundRemoteTag ? `;tag=${this.outboundRemoteTag}` : ''}`,
-    );
+    headers.add('From', this.outboundFrom);
+    headers.add('To', `${this.outboundTo}${this.outboundRemoteTag ? `;tag=${this.outboundRemoteTag}` : ''}`);
     headers.add('Call-ID', this.outboundCallId);
     const seq = method === 'ACK' ? 1 : ++this.outboundCseq;
     headers.add('CSeq', `${seq} ${method}`);
@@ -204,12 +226,11 @@ export class B2buaCall {
     const target = this.inboundRemoteTarget;
     if (!target) return;
     const to = endpointOfUri(target) ?? this.caller;
-    const inv = this.inviteRequest;
     const headers = new SipHeaders();
     headers.add('Via', this.io.via(to.transport).value);
     headers.add('Max-Forwards', '70');
-    headers.add('From', `${inv.headers.get('To') ?? ''};tag=${this.inboundTag}`);
-    headers.add('To', inv.headers.get('From') ?? '');
+    headers.add('From', `${this.inboundTo};tag=${this.inboundTag}`);
+    headers.add('To', this.inboundFrom);
     headers.add('Call-ID', this.inboundCallId);
     headers.add('CSeq', `${this.inboundCseq++} BYE`);
     this.io.sendRequest(
@@ -235,19 +256,18 @@ export class B2buaCall {
 
   private failInbound(status: number, reason: string, r?: SipResponse): void {
     if (this.state === 'ended') return;
-    this.io.respondInbound(
-      r
-        ? this.relayResponse(r)
-        : createResponse(this.inviteRequest, status, reason, { toTag: this.inboundTag }),
-    );
+    // After the 2xx was relayed (a transport error of the outbound leg) there is nothing to answer.
+    if (this.inviteRequest)
+      this.io.respondInbound(r ? this.relayResponse(r) : this.respondToInvite(status, reason));
     this.end();
   }
 
   /** The caller's ACK for our 2xx. */
   onInboundAck(ack: SipRequest): void {
     if (this.state !== 'confirming') return;
-    if (cseqOf(ack).seq !== cseqOf(this.inviteRequest).seq) return;
+    if (cseqOf(ack).seq !== this.inviteSeq) return;
     this.state = 'confirmed';
+    this.relayed2xx = undefined;
     this.io.clearTimeout(this.retransmitTimer);
     this.io.clearTimeout(this.giveUpTimer);
   }
@@ -255,9 +275,7 @@ export class B2buaCall {
   /** CANCEL of the inbound INVITE (§9.2): 487 to the caller, CANCEL towards the callee. */
   onInboundCancel(): void {
     if (this.state !== 'calling' && this.state !== 'early') return;
-    this.io.respondInbound(
-      createResponse(this.inviteRequest, 487, 'Request Terminated', { toTag: this.inboundTag }),
-    );
+    this.io.respondInbound(this.respondToInvite(487, 'Request Terminated'));
     this.pendingInvite?.cancel();
     this.end();
   }
@@ -278,6 +296,8 @@ export class B2buaCall {
   private end(): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
+    this.relayed2xx = undefined;
+    this.inviteRequest = undefined;
     this.io.clearTimeout(this.retransmitTimer);
     this.io.clearTimeout(this.giveUpTimer);
     this.io.ended(this);

@@ -45,6 +45,12 @@ export interface OutboundLegOptions {
   onEnded?(): void;
 }
 
+/**
+ * What a leg keeps is what its dialog needs (§12.1.2): after the final response it no longer holds the
+ * INVITE, its body or the caller's callbacks it has used. A leg stays reachable for 64*T1 after its
+ * 2xx through its INVITE transaction (RFC 6026 Accepted state, which passes 2xx retransmissions to
+ * it), so whatever it holds is held that long for every member of every call.
+ */
 export class OutboundLeg {
   readonly callId = `${randomBytes(12).toString('hex')}@edge`;
   readonly fromTag = randomBytes(6).toString('hex');
@@ -52,27 +58,41 @@ export class OutboundLeg {
   private remoteTag: string | undefined;
   private remoteTarget: string | undefined;
   private cseq = 1;
-  private readonly invite: SipRequest;
+  /** The From header field of every request of the dialog (§12.2.1.1: the local URI and tag). */
+  private readonly from: string;
+  private readonly target: string;
+  private readonly to: string;
+  private readonly destination: Endpoint;
   private pending: { cancel(): void } | undefined;
-  private reported = false;
+  /** The caller's callbacks, each dropped once it can no longer be called. */
+  private onProvisional: ((status: number) => void) | undefined;
+  private onFinal: ((outcome: LegOutcome) => void) | undefined;
+  private onEnded: (() => void) | undefined;
 
   constructor(
-    private readonly opts: OutboundLegOptions,
+    opts: OutboundLegOptions,
     private readonly io: OutboundLegIo,
   ) {
+    this.target = opts.target;
+    this.to = opts.to;
+    this.destination = opts.destination;
+    this.onProvisional = opts.onProvisional;
+    this.onFinal = opts.onFinal;
+    this.onEnded = opts.onEnded;
     const t = opts.destination.transport;
     const headers = new SipHeaders();
     headers.add('Via', io.via(t).value);
     headers.add('Max-Forwards', '70');
     const display = opts.from.displayName ? `"${opts.from.displayName.replace(/["\\]/g, '')}" ` : '';
-    headers.add('From', `${display}<${opts.from.uri}>;tag=${this.fromTag}`);
+    this.from = `${display}<${opts.from.uri}>;tag=${this.fromTag}`;
+    headers.add('From', this.from);
     headers.add('To', `<${opts.to}>`);
     headers.add('Call-ID', this.callId);
     headers.add('CSeq', `${this.cseq} INVITE`);
     headers.add('Contact', `<${io.contact(t)}>`);
     for (const [n, v] of opts.headers ?? []) headers.add(n, v);
     if (opts.body) headers.add('Content-Type', opts.body.contentType);
-    this.invite = {
+    const invite: SipRequest = {
       kind: 'request',
       method: 'INVITE',
       uri: opts.target,
@@ -80,7 +100,7 @@ export class OutboundLeg {
       headers,
       body: opts.body?.data ?? Buffer.alloc(0),
     };
-    this.pending = io.sendInvite(this.invite, opts.destination, {
+    this.pending = io.sendInvite(invite, opts.destination, {
       response: (r) => this.onResponse(r),
       timeout: () => this.fail({ status: 408, reason: 'Request Timeout' }),
       error: (e) => this.fail({ status: 503, reason: `Service Unavailable (${e.message})` }),
@@ -91,10 +111,13 @@ export class OutboundLeg {
     return this.callId;
   }
 
+  /** Reports the outcome once; a failed leg has nothing left to report and lets its callbacks go. */
   private report(outcome: LegOutcome): void {
-    if (this.reported) return;
-    this.reported = true;
-    this.opts.onFinal(outcome);
+    const onFinal = this.onFinal;
+    this.onFinal = undefined;
+    this.onProvisional = undefined;
+    if (this.state === 'failed') this.onEnded = undefined;
+    onFinal?.(outcome);
   }
 
   private fail(outcome: LegOutcome): void {
@@ -103,10 +126,18 @@ export class OutboundLeg {
     this.report(outcome);
   }
 
+  /** The dialog ended: tells the holder once. */
+  private ended(): void {
+    this.state = 'ended';
+    const onEnded = this.onEnded;
+    this.onEnded = undefined;
+    onEnded?.();
+  }
+
   private onResponse(r: SipResponse): void {
     if (r.status < 200) {
       if (r.status > 100 && this.state === 'calling') this.state = 'early';
-      if (r.status > 100) this.opts.onProvisional?.(r.status);
+      if (r.status > 100) this.onProvisional?.(r.status);
       return;
     }
     if (r.status >= 300) {
@@ -118,7 +149,7 @@ export class OutboundLeg {
     try {
       this.remoteTarget = parseNameAddr(r.headers.get('Contact') ?? '', 'Contact').uri;
     } catch {
-      this.remoteTarget = this.opts.target;
+      this.remoteTarget = this.target;
     }
     this.sendInDialog('ACK');
     this.pending = undefined;
@@ -140,13 +171,13 @@ export class OutboundLeg {
   }
 
   private sendInDialog(method: 'ACK' | 'BYE', onFinal?: (status: number) => void): void {
-    const target = this.remoteTarget ?? this.opts.target;
-    const to = endpointOfUri(target) ?? this.opts.destination;
+    const target = this.remoteTarget ?? this.target;
+    const to = endpointOfUri(target) ?? this.destination;
     const headers = new SipHeaders();
     headers.add('Via', this.io.via(to.transport).value);
     headers.add('Max-Forwards', '70');
-    headers.add('From', this.invite.headers.get('From') ?? '');
-    headers.add('To', `<${this.opts.to}>${this.remoteTag ? `;tag=${this.remoteTag}` : ''}`);
+    headers.add('From', this.from);
+    headers.add('To', `<${this.to}>${this.remoteTag ? `;tag=${this.remoteTag}` : ''}`);
     headers.add('Call-ID', this.callId);
     headers.add('CSeq', `${method === 'ACK' ? 1 : ++this.cseq} ${method}`);
     const req: SipRequest = {
@@ -173,14 +204,13 @@ export class OutboundLeg {
     if (this.state !== 'confirmed') return false;
     this.state = 'ended';
     this.sendInDialog('BYE', onFinal);
-    this.opts.onEnded?.();
+    this.ended();
     return true;
   }
 
   /** The member hung up (BYE received in this dialog). */
   remoteBye(): void {
     if (this.state === 'ended') return;
-    this.state = 'ended';
-    this.opts.onEnded?.();
+    this.ended();
   }
 }

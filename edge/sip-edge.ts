@@ -211,15 +211,18 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
       void Promise.resolve(transport.send(req, to)).catch((e) => log(`ACK not sent: ${e}`)),
   };
 
-  /** The same, plus the caller side, for a relayed call (B2BUA). */
-  const io = (tx: ServerTransaction, inbound: InboundMessage): CallLegIo => ({
+  /**
+   * The same, plus the caller side, for a relayed call (B2BUA). Its closures keep the caller's address,
+   * not the received message (its datagram and parsed INVITE), for as long as the call is reachable.
+   */
+  const io = (tx: ServerTransaction, source: Endpoint): CallLegIo => ({
     ...legIo,
     respondInbound: (res) => {
       tx.respond(res);
     },
     retransmitInbound: (res) => {
       callRetransmissions++;
-      void Promise.resolve(transport.send(res, inbound.source)).catch((e) =>
+      void Promise.resolve(transport.send(res, source)).catch((e) =>
         log(`2xx retransmission not sent: ${e}`),
       );
     },
@@ -307,7 +310,7 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
       .map((t) => ({ contact: t.contact, destination: endpointOfUri(t.contact) }))
       .find((t) => t.destination);
     if (!target?.destination) return createResponse(req, 480, 'Temporarily Unavailable');
-    const call = new B2buaCall(req, inbound.source, io(tx, inbound), {
+    const call = new B2buaCall(req, inbound.source, io(tx, inbound.source), {
       contact: target.contact,
       destination: target.destination,
     });
