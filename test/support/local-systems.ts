@@ -27,13 +27,25 @@ export const demoConfig = async (edit?: (json: LocalConfig) => void): Promise<Lo
   return parseLocalConfig(json, 'test config');
 };
 
+const addressInUse = (e: unknown): boolean =>
+  (e as NodeJS.ErrnoException).code === 'EADDRINUSE' || /EADDRINUSE/.test(String(e));
+
+/**
+ * The demo systems on free ports. A port `freePort` found free can be taken by another test file's
+ * server before the systems listen on it: then they start again on other ports (at most 3 times).
+ */
 export const startDemo = async (
   opts: { dataDir?: string; edit?: (json: LocalConfig) => void; config?: LocalConfig } = {},
-): Promise<LocalSystems> =>
-  startLocalSystems(
-    opts.config ?? (await demoConfig(opts.edit)),
-    opts.dataDir ? { dataDir: opts.dataDir } : {},
-  );
+): Promise<LocalSystems> => {
+  for (let attempt = 1; ; attempt++) {
+    const config = opts.config ?? (await demoConfig(opts.edit));
+    try {
+      return await startLocalSystems(config, opts.dataDir ? { dataDir: opts.dataDir } : {});
+    } catch (e) {
+      if (opts.config !== undefined || attempt >= 3 || !addressInUse(e)) throw e;
+    }
+  }
+};
 
 export interface ApiResult<T = Record<string, unknown>> {
   status: number;
