@@ -263,6 +263,25 @@ const rssSlope = (samples: number[]): number => {
   return (num / den) * 60;
 };
 
+/**
+ * For a step of a minute or more: each process's RSS, committed V8 heap and V8 heap in use at the
+ * start, the middle and the end of the step (from the memory trace), to see what grows.
+ */
+const memoryLines = (r: StepResult): string[] => {
+  const trace = r.memoryTrace ?? [];
+  const last = trace[trace.length - 1];
+  if (!last || last.atS < 60) return [];
+  const marks = [trace[0], trace[Math.floor((trace.length - 1) / 2)], last];
+  return last.processes.map((p) => {
+    const of = (k: 'rss' | 'heapTotal' | 'heapUsed') =>
+      marks.map((m) => fmt(m?.processes.find((q) => q.system === p.system)?.[k] ?? Number.NaN)).join('/');
+    return (
+      `memory ${p.system} at ${marks.map((m) => `${m?.atS ?? '?'} s`).join('/')}: RSS ${of('rss')}, ` +
+      `V8 heap committed ${of('heapTotal')}, in use ${of('heapUsed')} MiB`
+    );
+  });
+};
+
 /** RSS sampled once a second during a step. */
 const sampleRss = (read: () => number) => {
   const samples: number[] = [read()];
@@ -292,6 +311,7 @@ const printStep = (r: StepResult) => {
       `pool CPU ${fmt(r.poolCpuS, 1)} s [${elapsed()}]`,
   );
   if (r.saturated) log(`    saturated: ${r.saturated}`);
+  for (const line of memoryLines(r)) log(`    ${line}`);
   if (r.poolIssues) log(`    member pool: ${r.poolIssues}`);
   if (r.othersCpuS > 0.1 * r.wallS) {
     log(
@@ -367,9 +387,32 @@ const stepOurs = async (
       traced.push(...(await c.server.executions().catch(() => [])));
     });
   }, 20_000);
+  const memoryTrace: NonNullable<StepResult['memoryTrace']> = [];
+  const sampleMemory = async () => {
+    const atS = Math.round((performance.now() - wall0) / 1000);
+    const all = await c.server.memory().catch(() => []);
+    memoryTrace.push({
+      atS,
+      processes: all.map((m) => ({
+        system: m.system,
+        rss: mib(m.rss),
+        heapTotal: mib(m.heapTotal),
+        heapUsed: mib(m.heapUsed),
+        external: mib(m.external),
+      })),
+    });
+  };
+  await sampleMemory();
+  let memorySampling = Promise.resolve();
+  const memorySampler = setInterval(() => {
+    memorySampling = memorySampling.then(sampleMemory);
+  }, 10_000);
   const run = await c.caller.run(size.tgi, rate, opts.durationS);
   clearInterval(collector);
+  clearInterval(memorySampler);
   await collecting;
+  await memorySampling;
+  await sampleMemory();
 
   const profile = opts.profile ? await c.server.profileStop() : undefined;
   const rssSamples = rss.stop();
@@ -412,6 +455,8 @@ const stepOurs = async (
     rssStartMiB: mib(rssSamples[0] ?? Number.NaN),
     rssEndMiB: mib(rssSamples[rssSamples.length - 1] ?? Number.NaN),
     rssSlopeMiBPerMin: rssSlope(rssSamples),
+    rssSamplesMiB: rssSamples.map((b) => Math.round(mib(b) * 10) / 10),
+    memoryTrace,
     heapAfterGcMiB: mib(heap.heapUsed),
     externalAfterGcMiB: mib(heap.external),
     peakRssMiB: mib(peak),
@@ -658,6 +703,7 @@ const runBaseline = async (plan: BenchPlan, pool: IpcPeer): Promise<void> => {
           rssStartMiB: mib(samples[0] ?? Number.NaN),
           rssEndMiB: mib(samples[samples.length - 1] ?? Number.NaN),
           rssSlopeMiBPerMin: rssSlope(samples),
+          rssSamplesMiB: samples.map((b) => Math.round(mib(b) * 10) / 10),
           peakRssMiB: mib(Math.max(...samples)),
           poolCpuS: (p1.cpuUs - p0.cpuUs) / 1e6,
           ...poolIssues(p0, p1),

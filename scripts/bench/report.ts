@@ -46,6 +46,17 @@ export interface StepResult {
   externalAfterGcMiB?: number;
   /** RSS growth over the second half of the step, MiB per minute. */
   rssSlopeMiBPerMin: number;
+  /** The RSS the slope is fitted to: one sample a second during the step, MiB (JSON only). */
+  rssSamplesMiB?: number[];
+  /**
+   * Ours: each systems process's memory every 10 s of the step (seconds since its start; MiB): what
+   * grows when the RSS grows — V8's heap (heapTotal committed, heapUsed live and not yet collected) or
+   * memory outside it.
+   */
+  memoryTrace?: {
+    atS: number;
+    processes: { system: string; rss: number; heapTotal: number; heapUsed: number; external: number }[];
+  }[];
   peakRssMiB: number;
   poolCpuS: number;
   /** CPU seconds used by processes outside the benchmark during the step (disturbance). */

@@ -481,6 +481,8 @@ serveIpc({
     const m = process.memoryUsage();
     return { collected: gc !== undefined, heapUsed: m.heapUsed, external: m.external, rss: m.rss };
   },
+  /** This process's memory now, without a GC (the bench samples it during a step). */
+  memory: () => ({ system: onlySystem ?? 'all', ...process.memoryUsage() }),
   /** A V8 heap snapshot of this process after a full GC, written into `dir` (bench --heap-snapshot). */
   heapSnapshot: (m: Record<string, unknown>) => {
     (globalThis as { gc?: () => void }).gc?.();

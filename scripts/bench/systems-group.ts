@@ -30,6 +30,16 @@ import {
 } from './common.ts';
 import type { ExecutionTrace, ProfileSummary, ServerSnapshot } from './server.ts';
 
+/** One systems process's memory (`process.memoryUsage()`), bytes. */
+export interface ProcessMemory {
+  system: string;
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+}
+
 export interface ReadySystem {
   domain: string;
   url: string;
@@ -249,6 +259,11 @@ export class SystemsGroup {
       heapUsed: all.reduce((a, r) => a + r.heapUsed, 0),
       external: all.reduce((a, r) => a + r.external, 0),
     };
+  }
+
+  /** Each process's `process.memoryUsage()` now, with the system it runs. */
+  async memory(): Promise<ProcessMemory[]> {
+    return this.all<ProcessMemory>('memory', 10_000);
   }
 
   /** Heap snapshots of every process, after a full GC, into `dir`; the files written. */
