@@ -1,12 +1,12 @@
 /**
  * The call setup workflow of one local system, as in AWS: the state machine the stack defines
- * (lib/call-setup-asl.ts) on the local Step Functions service, its interrogation queue on local SQS
+ * (lib/call-setup-asl.ts, built in a child process: call-setup-asl-child.ts) on the local Step Functions service, its interrogation queue on local SQS
  * (with a dead-letter queue), and a long-poll loop delivering SQS events to the interrogator, like an
  * event source mapping. The workflow's Lambda tasks run in the given handler (the call-setup-tasks function).
  */
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { callSetupAsl } from '../lib/call-setup-asl.ts';
 import type { AslDefinition } from '../lib/call-setup-workflow.ts';
+import { callSetupAslInChild } from './call-setup-asl-child.ts';
 import { createQueue, startLocalSqs } from './sqs.ts';
 import { type SqsBatchHandler, startSqsPoller } from './sqs-poller.ts';
 import { type LocalLambdaHandler, startLocalStepFunctions } from './stepfunctions.ts';
@@ -51,7 +51,7 @@ export const startWorkflowRuntime = async (opts: {
   /** TEST hook: the interrogation queue delivers every message twice (SqsPollerOptions.duplicateDeliveries). */
   duplicateSqsDeliveries?: boolean;
 }): Promise<WorkflowRuntime> => {
-  const { asl, tasksFunctionName, queueName } = callSetupAsl(
+  const { asl, tasksFunctionName, queueName } = await callSetupAslInChild(
     opts.partnerTimeoutSeconds ? { partnerTimeoutSeconds: opts.partnerTimeoutSeconds } : {},
   );
   const sqs = await startLocalSqs();
