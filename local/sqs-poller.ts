@@ -30,6 +30,11 @@ export interface SqsPollerOptions {
   waitTimeSeconds?: number;
   /** Messages per batch, 1..10; default 10. */
   batchSize?: number;
+  /**
+   * Batches in flight at once, each from its own long poll; default 5, as Lambda's event source
+   * mapping polls a standard queue with five pollers to begin with (and scales up from there).
+   */
+  concurrency?: number;
   /** VisibilityTimeout of received messages (s); default: the queue's. */
   visibilityTimeoutSeconds?: number;
   /** Called with handler and SQS errors (the loop goes on after a short pause). */
@@ -92,8 +97,8 @@ export const toSqsRecord = (m: Message, queueArn: string, region: string): SQSRe
 const isAbort = (err: unknown): boolean => err instanceof Error && err.name === 'AbortError';
 
 /**
- * Starts the loop: ReceiveMessage (long poll) → handler → DeleteMessageBatch of the successes.
- * Batches are processed one at a time, in order.
+ * Starts the loops: each ReceiveMessage (long poll) → handler → DeleteMessageBatch of the successes;
+ * `concurrency` loops, so up to that many batches are handled at once (a standard queue has no order).
  */
 export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
   const region = opts.region ?? 'us-east-1';
@@ -167,7 +172,8 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
     }
   };
 
-  const running = loop();
+  const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 5));
+  const running = Promise.all(Array.from({ length: concurrency }, () => loop()));
   return {
     stop: async () => {
       abort.abort();

@@ -79,6 +79,7 @@ describe('local SQS and poller', () => {
       queueUrl: q.queueUrl,
       queueArn: q.queueArn,
       visibilityTimeoutSeconds: 0, // failed messages come back at once
+      concurrency: 1, // …and to a second poller before the first deleted them
       handler: async (event) => {
         events.push(event);
         return {
@@ -132,6 +133,7 @@ describe('local SQS and poller', () => {
       queueUrl: q.queueUrl,
       queueArn: q.queueArn,
       visibilityTimeoutSeconds: 0,
+      concurrency: 1,
       duplicateDeliveries: true,
       handler: async (event) => {
         events.push(event);
@@ -168,6 +170,7 @@ describe('local SQS and poller', () => {
       queueUrl: q.queueUrl,
       queueArn: q.queueArn,
       visibilityTimeoutSeconds: 0,
+      concurrency: 1,
       onError: (err) => errors.push(err),
       handler: async () => {
         calls += 1;
@@ -183,5 +186,34 @@ describe('local SQS and poller', () => {
     const t0 = Date.now();
     await poller.stop();
     expect(Date.now() - t0).toBeLessThan(500);
+  });
+
+  it('handles up to `concurrency` batches at once (default 5, as a Lambda event source mapping starts)', async () => {
+    const q = await createQueue(client, 'parallel');
+    let inFlight = 0;
+    let most = 0;
+    let handled = 0;
+    const poller = startSqsPoller({
+      client,
+      queueUrl: q.queueUrl,
+      queueArn: q.queueArn,
+      batchSize: 1,
+      handler: async () => {
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        await new Promise((r) => setTimeout(r, 300));
+        inFlight -= 1;
+        handled += 1;
+      },
+    });
+    await client.send(
+      new SendMessageBatchCommand({
+        QueueUrl: q.queueUrl,
+        Entries: Array.from({ length: 8 }, (_, i) => ({ Id: String(i), MessageBody: `m${i}` })),
+      }),
+    );
+    await until(() => handled === 8);
+    await poller.stop();
+    expect(most).toBe(5);
   });
 });
