@@ -27,4 +27,5 @@ EXPOSE 5060/udp 5060/tcp 8061/tcp 8062/tcp
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HEALTH_PORT || 8062) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 STOPSIGNAL SIGTERM
-CMD ["node", "--enable-source-maps", "edge.mjs"]
+# The flags are EDGE_NODE_FLAGS of lib/edge-config.ts (a test keeps them equal).
+CMD ["node", "--enable-source-maps", "--max-semi-space-size=32", "edge.mjs"]

@@ -54,6 +54,7 @@ import {
   EDGE_CONTROL_SERVICE,
   EDGE_CONTROL_URL,
   EDGE_ENV,
+  EDGE_NODE_FLAGS,
   EMF_AGENT_ENDPOINT,
   HEALTH_PORT,
   SERVICE_NAMESPACE,
@@ -258,7 +259,7 @@ export class SipEdgeService extends Construct {
         [EDGE_ENV.advertisedHost]: this.loadBalancer.loadBalancerDnsName,
         [EDGE_ENV.metricsEndpoint]: EMF_AGENT_ENDPOINT,
         [EDGE_ENV.metricsLogGroup]: this.metricsLogGroup.logGroupName,
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: EDGE_NODE_FLAGS.join(' '),
       },
       portMappings: [
         { containerPort: SIP_PORT, protocol: EcsProtocol.UDP, name: 'sip-udp' },

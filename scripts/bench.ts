@@ -28,6 +28,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { EDGE_NODE_FLAGS } from '../lib/edge-config.ts';
 import { breakdown, diff, operations } from './bench/analysis.ts';
 import { Caller, type CallRecord } from './bench/caller.ts';
 import {
@@ -788,7 +789,7 @@ const main = async () => {
       `${opts.durationS} s of calls per step; 1–3 unmeasured calls, one after the other, before each size.`,
     '',
     `- **ours**: ${opts.oneProcess ? 'both local systems in one child process' : 'each local system in its own child process'} (dynalite, fauxqs, local Step Functions, HTTP APIs,`,
-    `  SIP edge; ${opts.tsx ? 'sources through the tsx loader' : 'bundled by esbuild as deployed, run with --enable-source-maps'}), tables ${opts.memory ? 'in memory' : 'on disk (LevelDB, as npm start keeps them)'}, started afresh for each N. One temporary group (half of the members on each system); every`,
+    `  SIP edge; ${opts.tsx ? 'sources through the tsx loader' : `bundled by esbuild as deployed, run with the edge's flags ${EDGE_NODE_FLAGS.join(' ')}`}), tables ${opts.memory ? 'in memory' : 'on disk (LevelDB, as npm start keeps them)'}, started afresh for each N. One temporary group (half of the members on each system); every`,
     '  member registered with digest and affiliated. The caller (digest-authenticated, affiliated) calls the',
     `  TGI; setup = INVITE → 200 at the caller, sent once ${opts.commencement === 'all' ? 'all N members accepted (minimumNumberToStart = N)' : 'one member accepted'};`,
     '  then ACK and BYE. Members answer 200 at once (scripts/bench/member-pool.ts, 8 UDP sockets, own process).',

@@ -15,6 +15,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { EDGE_NODE_FLAGS } from '../../lib/edge-config.ts';
 import {
   cpuSeconds,
   freePort,
@@ -206,7 +207,7 @@ export class SystemsGroup {
       ];
       const env = { LOG_LEVEL: 'warn' };
       return opts.bundle
-        ? spawnNode(opts.bundle, args, env, ['--enable-source-maps', ...flags])
+        ? spawnNode(opts.bundle, args, env, [...EDGE_NODE_FLAGS, ...flags])
         : spawnTs('scripts/bench/server.ts', args, env, flags);
     });
     const children = [...servers, ...tables.map((t) => t.child)];

@@ -12,6 +12,7 @@ import {
   CONTROL_PORT,
   EDGE_CONTROL_URL,
   EDGE_ENV,
+  EDGE_NODE_FLAGS,
   HEALTH_PORT,
   SERVICE_NAMESPACE,
   SIP_PORT,
@@ -150,7 +151,11 @@ describe('SIP edge service', () => {
       [EDGE_ENV.apiAuth]: 'iam',
       [EDGE_ENV.controlTokenArn]: { Ref: id(stack.edgeControlToken) },
       [EDGE_ENV.metricsEndpoint]: 'udp://127.0.0.1:25888',
+      NODE_OPTIONS: EDGE_NODE_FLAGS.join(' '),
     });
+    // The image's own command runs with the same flags (the container is also run without the task).
+    const cmd = /^CMD (\[.*\])$/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1];
+    expect(JSON.parse(cmd ?? '[]')).toEqual(['node', ...EDGE_NODE_FLAGS, 'edge.mjs']);
     expect(JSON.stringify(env[EDGE_ENV.apiUrl])).toContain('execute-api');
     expect(env[EDGE_ENV.controlToken]).toBeUndefined();
     expect(JSON.stringify(containers[1])).toContain('metrics_collected');
