@@ -79,7 +79,6 @@ describe('local SQS and poller', () => {
       queueUrl: q.queueUrl,
       queueArn: q.queueArn,
       visibilityTimeoutSeconds: 0, // failed messages come back at once
-      concurrency: 1, // …and to a second poller before the first deleted them
       handler: async (event) => {
         events.push(event);
         return {
@@ -133,7 +132,6 @@ describe('local SQS and poller', () => {
       queueUrl: q.queueUrl,
       queueArn: q.queueArn,
       visibilityTimeoutSeconds: 0,
-      concurrency: 1,
       duplicateDeliveries: true,
       handler: async (event) => {
         events.push(event);
@@ -170,7 +168,6 @@ describe('local SQS and poller', () => {
       queueUrl: q.queueUrl,
       queueArn: q.queueArn,
       visibilityTimeoutSeconds: 0,
-      concurrency: 1,
       onError: (err) => errors.push(err),
       handler: async () => {
         calls += 1;
@@ -188,7 +185,7 @@ describe('local SQS and poller', () => {
     expect(Date.now() - t0).toBeLessThan(500);
   });
 
-  it('handles up to `concurrency` batches at once (default 5, as a Lambda event source mapping starts)', async () => {
+  it('handles up to `concurrency` batches at once', async () => {
     const q = await createQueue(client, 'parallel');
     let inFlight = 0;
     let most = 0;
@@ -198,6 +195,7 @@ describe('local SQS and poller', () => {
       queueUrl: q.queueUrl,
       queueArn: q.queueArn,
       batchSize: 1,
+      concurrency: 5,
       handler: async () => {
         inFlight += 1;
         most = Math.max(most, inFlight);
