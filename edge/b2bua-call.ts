@@ -56,9 +56,9 @@ export class B2buaCall {
   private outboundRemoteTarget: string | undefined;
   private outboundDestination: Endpoint;
   /** Request-URI, From and To of the outbound INVITE: what the outbound dialog's ACK and BYE repeat. */
-  private outboundUri = '';
-  private outboundFrom = '';
-  private outboundTo = '';
+  private readonly outboundUri: string;
+  private readonly outboundFrom: string;
+  private readonly outboundTo: string;
   private outboundCseq = 1;
   private inboundCseq = 1;
   private inboundRemoteTarget: string | undefined;
@@ -92,26 +92,25 @@ export class B2buaCall {
     this.inboundTo = inviteRequest.headers.get('To') ?? '';
     this.inviteSeq = cseqOf(inviteRequest).seq;
     this.outboundDestination = target.destination;
+    this.outboundUri = target.contact;
+    const from = parseNameAddr(this.inboundFrom, 'From');
+    this.outboundFrom = `${from.displayName ? `"${from.displayName}" ` : ''}<${from.uri}>;tag=${this.outboundTag}`;
+    this.outboundTo = inviteRequest.headers.get('To') ?? `<${target.contact}>`;
     try {
       this.inboundRemoteTarget = parseNameAddr(inviteRequest.headers.get('Contact') ?? '', 'Contact').uri;
     } catch {
       this.inboundRemoteTarget = undefined;
     }
-    this.start(inviteRequest, target.contact);
+    this.start(inviteRequest);
   }
 
-  private start(req: SipRequest, contact: string): void {
+  private start(req: SipRequest): void {
     const t = this.outboundDestination.transport;
     const via = this.io.via(t);
     const headers = new SipHeaders();
     headers.add('Via', via.value);
     const maxForwards = Number(req.headers.get('Max-Forwards') ?? 70);
     headers.add('Max-Forwards', String(Math.max(0, (Number.isFinite(maxForwards) ? maxForwards : 70) - 1)));
-    const from = parseNameAddr(req.headers.get('From') ?? '', 'From');
-    from.params.set('tag', this.outboundTag);
-    this.outboundFrom = `${from.displayName ? `"${from.displayName}" ` : ''}<${from.uri}>;tag=${this.outboundTag}`;
-    this.outboundTo = req.headers.get('To') ?? `<${contact}>`;
-    this.outboundUri = contact;
     headers.add('From', this.outboundFrom);
     headers.add('To', this.outboundTo);
     headers.add('Call-ID', this.outboundCallId);
@@ -124,7 +123,7 @@ export class B2buaCall {
     const invite: SipRequest = {
       kind: 'request',
       method: 'INVITE',
-      uri: contact,
+      uri: this.outboundUri,
       version: 'SIP/2.0',
       headers,
       body: req.body,
@@ -194,9 +193,8 @@ export class B2buaCall {
     }
   }
 
-  private outboundDialogRequest(method: 'ACK' | 'BYE'): { req: SipRequest; to: Endpoint } | undefined {
+  private outboundDialogRequest(method: 'ACK' | 'BYE'): { req: SipRequest; to: Endpoint } {
     const target = this.outboundRemoteTarget ?? this.outboundUri;
-    if (!target) return undefined;
     const to = endpointOfUri(target) ?? this.outboundDestination;
     const headers = new SipHeaders();
     headers.add('Via', this.io.via(to.transport).value);
@@ -214,12 +212,12 @@ export class B2buaCall {
 
   private sendOutboundAck(): void {
     const ack = this.outboundDialogRequest('ACK');
-    if (ack) this.io.sendAck(ack.req, ack.to);
+    this.io.sendAck(ack.req, ack.to);
   }
 
   private byeOutbound(): void {
     const bye = this.outboundDialogRequest('BYE');
-    if (bye) this.io.sendRequest(bye.req, bye.to);
+    this.io.sendRequest(bye.req, bye.to);
   }
 
   private byeInbound(): void {
