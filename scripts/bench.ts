@@ -283,6 +283,33 @@ const memoryLines = (r: StepResult): string[] => {
   });
 };
 
+/** The RSS figures of a step from its samples (bytes, one a second): start, end, slope, the samples. */
+const rssFigures = (
+  samples: number[],
+): Pick<StepResult, 'rssStartMiB' | 'rssEndMiB' | 'rssSlopeMiBPerMin' | 'rssSamplesMiB'> => ({
+  rssStartMiB: mib(samples[0] ?? Number.NaN),
+  rssEndMiB: mib(samples[samples.length - 1] ?? Number.NaN),
+  rssSlopeMiBPerMin: rssSlope(samples),
+  rssSamplesMiB: samples.map((b) => Math.round(mib(b) * 10) / 10),
+});
+
+/**
+ * Runs `task` every `ms`, one run after the other (a slow run delays the next, never overlaps it);
+ * `stop()` ends the schedule and waits for the run in progress.
+ */
+const periodically = (ms: number, task: () => Promise<void>) => {
+  let chain = Promise.resolve();
+  const timer = setInterval(() => {
+    chain = chain.then(task);
+  }, ms);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await chain;
+    },
+  };
+};
+
 /** RSS sampled once a second during a step. */
 const sampleRss = (read: () => number) => {
   const samples: number[] = [read()];
@@ -382,12 +409,9 @@ const stepOurs = async (
   // The traces of ended executions are collected every 20 s during the step: held in the systems'
   // processes until the end, they would count as growth of the systems' RSS (about 2 KB a call).
   const traced: ExecutionTrace[] = [];
-  let collecting = Promise.resolve();
-  const collector = setInterval(() => {
-    collecting = collecting.then(async () => {
-      traced.push(...(await c.server.executions().catch(() => [])));
-    });
-  }, 20_000);
+  const collector = periodically(20_000, async () => {
+    traced.push(...(await c.server.executions().catch(() => [])));
+  });
   const memoryTrace: NonNullable<StepResult['memoryTrace']> = [];
   const sampleMemory = async () => {
     const atS = Math.round((performance.now() - wall0) / 1000);
@@ -404,15 +428,10 @@ const stepOurs = async (
     });
   };
   await sampleMemory();
-  let memorySampling = Promise.resolve();
-  const memorySampler = setInterval(() => {
-    memorySampling = memorySampling.then(sampleMemory);
-  }, 10_000);
+  const memorySampler = periodically(10_000, sampleMemory);
   const run = await c.caller.run(size.tgi, rate, opts.durationS);
-  clearInterval(collector);
-  clearInterval(memorySampler);
-  await collecting;
-  await memorySampling;
+  await collector.stop();
+  await memorySampler.stop();
   await sampleMemory();
 
   const profile = opts.profile ? await c.server.profileStop() : undefined;
@@ -453,10 +472,7 @@ const stepOurs = async (
     memberInviteRetransmissions: p1.inviteRetransmissions - p0.inviteRetransmissions,
     serverCpuS: cpu1 - cpu0,
     cpuPerCallS: (cpu1 - cpu0) / Math.max(1, run.records.length),
-    rssStartMiB: mib(rssSamples[0] ?? Number.NaN),
-    rssEndMiB: mib(rssSamples[rssSamples.length - 1] ?? Number.NaN),
-    rssSlopeMiBPerMin: rssSlope(rssSamples),
-    rssSamplesMiB: rssSamples.map((b) => Math.round(mib(b) * 10) / 10),
+    ...rssFigures(rssSamples),
     memoryTrace,
     heapAfterGcMiB: mib(heap.heapUsed),
     externalAfterGcMiB: mib(heap.external),
@@ -701,10 +717,7 @@ const runBaseline = async (plan: BenchPlan, pool: IpcPeer): Promise<void> => {
           memberInviteRetransmissions: p1.inviteRetransmissions - p0.inviteRetransmissions,
           serverCpuS: cpu1 - cpu0,
           cpuPerCallS: (cpu1 - cpu0) / Math.max(1, run.records.length),
-          rssStartMiB: mib(samples[0] ?? Number.NaN),
-          rssEndMiB: mib(samples[samples.length - 1] ?? Number.NaN),
-          rssSlopeMiBPerMin: rssSlope(samples),
-          rssSamplesMiB: samples.map((b) => Math.round(mib(b) * 10) / 10),
+          ...rssFigures(samples),
           peakRssMiB: mib(Math.max(...samples)),
           poolCpuS: (p1.cpuUs - p0.cpuUs) / 1e6,
           ...poolIssues(p0, p1),
