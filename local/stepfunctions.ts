@@ -30,7 +30,8 @@
  * Differences from AWS: the Context Object has Execution (Id, Name, Input, StartTime, RoleArn),
  * StateMachine and Task.Token only (in Map iterations `Execution.Input` is the item); no
  * GetExecutionHistory (an in-process observer, {@link executionObservers}, sees the timed events
- * instead); executions are kept in memory; a token whose state timed out through TimeoutSecondsPath
+ * instead); executions are kept in memory, and forgotten {@link EXECUTION_RETENTION_MS} after they end
+ * (AWS: 90 days); a token whose state timed out through TimeoutSecondsPath
  * stays valid until the execution ends; `States.TaskFailed` in Retry/Catch also matches
  * `States.HeartbeatTimeout`.
  */
@@ -72,6 +73,8 @@ export interface LocalStepFunctionsOptions {
   sqs?: SQSClient;
   /** Local Lambda functions by function name, for all state machines of this service. */
   lambdas?: Record<string, LocalLambdaHandler>;
+  /** How long a finished execution is remembered; default {@link EXECUTION_RETENTION_MS}. */
+  executionRetentionMs?: number;
 }
 
 /** Options of {@link LocalStepFunctions.createStateMachine}. */
@@ -268,12 +271,16 @@ interface ExecutionRecord {
   abort?: (() => void) | undefined;
   done: Promise<void>;
   tokens: Set<string>;
-  /** Input and output dropped (EXECUTION_DATA_RETENTION_MS after the end). */
-  compacted?: boolean;
+  /** Tokens of its tasks that are over, answered `TaskTimedOut` until the execution is forgotten. */
+  closedTokens: string[];
 }
 
-/** How long a finished local execution keeps its input and output (AWS: 90 days). */
-export const EXECUTION_DATA_RETENTION_MS = 60_000;
+/**
+ * How long a finished local execution is remembered: described, its name taken (ExecutionAlreadyExists),
+ * its task tokens answered `TaskTimedOut`. AWS keeps them 90 days; kept here for good, every call would
+ * leave about 1 KB in a long local run's memory.
+ */
+export const EXECUTION_RETENTION_MS = 60_000;
 
 interface PendingTask {
   execution: ExecutionRecord;
@@ -355,6 +362,7 @@ export async function startLocalStepFunctions(
     p.cleanup();
     pending.delete(token);
     p.execution.tokens.delete(token);
+    p.execution.closedTokens.push(token);
     closedTokens.add(token);
   };
 
@@ -561,14 +569,11 @@ export async function startLocalStepFunctions(
     Object.assign(e, fields, { status, stopDate: new Date() });
     for (const t of [...e.tokens]) closeToken(t);
     e.abort = undefined;
-    // A finished execution keeps its name (ExecutionAlreadyExists) and status for good, but its input
-    // and output only for EXECUTION_DATA_RETENTION_MS: a long local run's memory stays flat.
+    // Forgotten EXECUTION_RETENTION_MS later, with its tokens: a long local run's memory stays flat.
     setTimeout(() => {
-      e.input = '';
-      e.output = undefined;
-      e.cause = undefined;
-      e.compacted = true;
-    }, EXECUTION_DATA_RETENTION_MS).unref();
+      executions.delete(e.arn);
+      for (const t of e.closedTokens) closedTokens.delete(t);
+    }, opts.executionRetentionMs ?? EXECUTION_RETENTION_MS).unref();
     if (executionObservers.size > 0) {
       observe({ type: 'ExecutionEnded', executionArn: e.arn, status, timestamp: preciseNow() });
     }
@@ -596,6 +601,7 @@ export async function startLocalStepFunctions(
       input: JSON.stringify(input),
       done: Promise.resolve(),
       tokens: new Set(),
+      closedTokens: [],
     };
     executions.set(arn, e);
     const observed = executionObservers.size > 0;

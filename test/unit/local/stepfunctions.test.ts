@@ -314,3 +314,50 @@ describe('local Step Functions with local SQS', () => {
     ).toThrow(/cannot run locally/);
   });
 });
+
+describe('local Step Functions: finished executions are forgotten after the retention', () => {
+  let sfn: LocalStepFunctions;
+  let sfnClient: SFNClient;
+  let arn: string;
+  const tokens: string[] = [];
+
+  beforeAll(async () => {
+    sfn = await startLocalStepFunctions({
+      executionRetentionMs: 300,
+      lambdas: {
+        approver: async (event) => {
+          tokens.push((event as { token: string }).token);
+        },
+      },
+    });
+    sfnClient = new SFNClient({ endpoint: sfn.endpoint, region, credentials });
+    arn = sfn.createStateMachine('approval', approvalDefinition);
+  });
+
+  afterAll(async () => {
+    await sfn?.close();
+    sfnClient?.destroy();
+  });
+
+  it('describes it, keeps its name and answers its token TaskTimedOut until then; then none of it', async () => {
+    const { executionArn } = sfn.startExecution(arn, { who: 'alice' }, 'once');
+    while (tokens.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const taskToken = tokens[0] ?? '';
+    await sfnClient.send(new SendTaskSuccessCommand({ taskToken, output: '{"ok":true}' }));
+    expect((await sfn.waitForExecution(executionArn)).status).toBe('SUCCEEDED');
+
+    await expect(
+      sfnClient.send(new SendTaskSuccessCommand({ taskToken, output: '{}' })),
+    ).rejects.toMatchObject({ name: 'TaskTimedOut' });
+    expect(() => sfn.startExecution(arn, { who: 'bob' }, 'once')).toThrow(/Execution Already Exists/);
+    expect(sfn.describeExecution(executionArn).output).toBe('{"ok":true}');
+
+    await new Promise((r) => setTimeout(r, 400));
+    expect(() => sfn.describeExecution(executionArn)).toThrow(/Execution Does Not Exist/);
+    await expect(
+      sfnClient.send(new SendTaskSuccessCommand({ taskToken, output: '{}' })),
+    ).rejects.toMatchObject({ name: 'TaskDoesNotExist' });
+    // The name is free again.
+    expect(sfn.startExecution(arn, { who: 'bob' }, 'once').executionArn).toBe(executionArn);
+  });
+});
