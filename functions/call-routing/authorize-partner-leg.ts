@@ -235,6 +235,9 @@ interface CachedPass {
 const passes = new Map<string, CachedPass>();
 const MAX_CACHED_PASSES = 1000;
 
+/** Call passes this container holds (read or being read). */
+export const cachedCallPasses = (): number => passes.size;
+
 const callPassOf = async (
   tgi: SipUri,
   callId: string,
@@ -244,10 +247,13 @@ const callPassOf = async (
   const key = `${tgi}\n${callId}`;
   let cached = passes.get(key);
   if (!cached || (cached.expiresAt !== undefined && cached.expiresAt <= now)) {
-    if (passes.size >= MAX_CACHED_PASSES) {
-      for (const [k, p] of passes)
-        if ((p.expiresAt !== undefined && p.expiresAt <= now) || passes.size >= MAX_CACHED_PASSES)
-          passes.delete(k);
+    // Passes have one lifetime, so the oldest expire first: expired ones go on every miss (kept until the
+    // cache was full, up to a thousand calls' members stayed in memory for nothing), then the oldest
+    // while the cache is full.
+    for (const [k, p] of passes) {
+      const expired = p.expiresAt !== undefined && p.expiresAt <= now;
+      if (!expired && passes.size < MAX_CACHED_PASSES) break;
+      passes.delete(k);
     }
     const entry: CachedPass = { pass: deps.store.getCallPass(tgi, callId, now) };
     const forget = () => {
@@ -257,6 +263,7 @@ const callPassOf = async (
       if (pass) entry.expiresAt = pass.expiresAt;
       else forget();
     }, forget);
+    passes.delete(key); // an expired entry of this key: the new one goes last, in expiry order
     passes.set(key, entry);
     cached = entry;
   }

@@ -5,6 +5,7 @@ import { signRequest } from '#core/request-signing.ts';
 import {
   authorizePartnerLeg,
   authorizePartnerLegs,
+  cachedCallPasses,
   type PartnerLeg,
 } from '#functions/call-routing/authorize-partner-leg.ts';
 import type { AppDeps } from '#functions/shared/deps.ts';
@@ -349,6 +350,19 @@ describe('Function: authorizePartnerLeg', () => {
       expect(await authorizePartnerLegs([leg], deps(NOW + 60_000))).toMatchObject([
         { action: 'reject', status: 403, warning: 'replayed partner leg' },
       ]);
+    });
+
+    it('lets expired passes go at the next read, not once a thousand are held', async () => {
+      const later = NOW + 10 * 60_000;
+      for (const callId of ['gone-1', 'gone-2', 'gone-3']) {
+        const { deps } = counting(passOf(callId, NOW + 1000));
+        await authorizePartnerLegs([legOf(members[6] as string, callId)], deps());
+      }
+      expect(cachedCallPasses()).toBeGreaterThanOrEqual(3);
+      const { deps } = counting(passOf('fresh', later + 60_000));
+      const leg = legOf(members[7] as string, 'fresh', later);
+      expect(await authorizePartnerLegs([leg], deps(later))).toMatchObject([{ action: 'relay' }]);
+      expect(cachedCallPasses()).toBe(1);
     });
 
     it('a failed pass read is not kept: the next batch reads again', async () => {
