@@ -19,8 +19,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { z } from 'zod';
 import { buildMcpttBody } from '../sip/message/multipart.ts';
 import { endpointOfUri } from './contact-endpoint.ts';
+import { type LegRecord, LegRecords, legView } from './leg-records.ts';
 import { createLegReportBatcher } from './leg-report-batcher.ts';
-import type { LegOutcome, OutboundLeg } from './outbound-leg.ts';
 import type { SipEdge } from './sip-edge.ts';
 
 const header = z.tuple([
@@ -122,18 +122,6 @@ const HeldFinalRequest = z.strictObject({
   headers: z.array(header).max(20).optional(),
 });
 
-interface LegRecord {
-  callId: string;
-  legId: string;
-  target: string;
-  /** The live leg; let go once it failed or ended (the record stays queryable for RETENTION_MS). */
-  leg: OutboundLeg | undefined;
-  sipCallId?: string;
-  state: 'pending' | 'answered' | 'failed' | 'ended';
-  outcome?: Omit<LegOutcome, 'body'> & { body?: string };
-  createdAt: number;
-}
-
 export interface ControlApiOptions {
   edge: SipEdge;
   host?: string;
@@ -152,8 +140,9 @@ export interface ControlApi {
 }
 
 /**
- * How long a leg that ended or failed stays queryable (GET /v1/legs/{id}); a pending or answered leg
- * stays as long as it lives (its CANCEL or BYE needs it).
+ * How long a call's legs stay queryable (GET /v1/legs/{id}) and a retried batch is recognized, after the
+ * call's last batch, once all of them ended or failed; a pending or answered leg stays as long as it
+ * lives (its CANCEL or BYE needs it).
  */
 const RETENTION_MS = 60_000;
 
@@ -179,10 +168,9 @@ const readBody = (req: IncomingMessage, limit = 4 * 1024 * 1024): Promise<string
   });
 
 export const startControlApi = async (opts: ControlApiOptions): Promise<ControlApi> => {
-  const records = new Map<string, LegRecord>();
+  const records = new LegRecords(RETENTION_MS);
   const doFetch = opts.fetch ?? fetch;
   const log = opts.log ?? (() => undefined);
-  const key = (callId: string, legId: string) => `${callId}\u0000${legId}`;
   const token = Buffer.from(opts.token);
 
   const authorized = (req: IncomingMessage): boolean => {
@@ -221,14 +209,8 @@ export const startControlApi = async (opts: ControlApiOptions): Promise<ControlA
   const endLeg = (record: LegRecord, action: 'cancel' | 'bye'): boolean =>
     (action === 'cancel' ? record.leg?.cancel() : record.leg?.bye()) ?? false;
 
-  const prune = () => {
-    const cutoff = Date.now() - RETENTION_MS;
-    for (const [k, r] of records)
-      if (r.createdAt < cutoff && r.state !== 'pending' && r.state !== 'answered') records.delete(k);
-  };
-
   const originate = (input: z.infer<typeof OriginateRequest>) => {
-    prune();
+    records.prune();
     const body =
       input.sdp && input.mcpttInfo
         ? (() => {
@@ -239,19 +221,10 @@ export const startControlApi = async (opts: ControlApiOptions): Promise<ControlA
           ? { contentType: 'application/sdp', data: Buffer.from(input.sdp) }
           : undefined;
     return input.legs.map((l) => {
-      const k = key(input.callId, l.legId);
-      const existing = records.get(k);
+      const existing = records.get(input.callId, l.legId);
       // Idempotent per (callId, legId): a retried batch never invites a member twice.
-      if (existing) return { legId: l.legId, sipCallId: existing.leg?.sipCallId, duplicate: true };
-      const record: LegRecord = {
-        callId: input.callId,
-        legId: l.legId,
-        target: l.target,
-        leg: undefined,
-        state: 'pending',
-        createdAt: Date.now(),
-      };
-      records.set(k, record);
+      if (existing) return { legId: l.legId, sipCallId: existing.sipCallId, duplicate: true };
+      const record = records.add(input.callId, l.legId, l.target);
       const destination = l.nextHop ? endpointOfUri(l.nextHop) : undefined;
       const leg = opts.edge.originate({
         target: l.contact ?? l.target,
@@ -261,33 +234,26 @@ export const startControlApi = async (opts: ControlApiOptions): Promise<ControlA
         ...(body ? { body } : {}),
         ...(input.headers || l.headers ? { headers: [...(input.headers ?? []), ...(l.headers ?? [])] } : {}),
         onFinal: (outcome) => {
-          record.state = outcome.status < 300 ? 'answered' : 'failed';
-          if (outcome.status >= 300) record.leg = undefined;
           const { body: answer, ...rest } = outcome;
-          record.outcome = {
+          const recorded = {
             ...rest,
             ...(answer && answer.length > 0 ? { body: answer.toString('utf8') } : {}),
           };
+          records.final(record, recorded);
           if (input.reportUrl) {
             reports.add(input.reportUrl, {
               callId: input.callId,
               legId: l.legId,
               target: l.target,
-              ...record.outcome,
+              ...recorded,
             });
           }
         },
-        onEnded: () => {
-          record.state = 'ended';
-          record.leg = undefined;
-        },
+        onEnded: () => records.settle(record, 'ended'),
       });
       record.leg = leg?.state === 'failed' || leg?.state === 'ended' ? undefined : leg;
       if (leg) record.sipCallId = leg.sipCallId;
-      if (!leg) {
-        record.state = 'failed';
-        record.outcome = { status: 400, reason: 'no route to the contact' };
-      }
+      if (!leg) records.settle(record, 'failed', { status: 400, reason: 'no route to the contact' });
       return { legId: l.legId, sipCallId: leg?.sipCallId };
     });
   };
@@ -341,7 +307,7 @@ export const startControlApi = async (opts: ControlApiOptions): Promise<ControlA
           if (!input) return;
           return send(res, 200, {
             legs: input.legs.map(({ legId, action }) => {
-              const record = records.get(key(input.callId, legId));
+              const record = records.get(input.callId, legId);
               if (!record) return { legId, action, found: false, done: false };
               return { legId, action, found: true, done: endLeg(record, action) };
             }),
@@ -352,13 +318,10 @@ export const startControlApi = async (opts: ControlApiOptions): Promise<ControlA
           const callId = url.searchParams.get('callId');
           if (!callId)
             return send(res, 400, { error: 'bad_request', message: 'callId query parameter required' });
-          const record = records.get(key(callId, decodeURIComponent(legMatch[1])));
+          const record = records.get(callId, decodeURIComponent(legMatch[1]));
           if (!record) return send(res, 404, { error: 'not_found', message: 'no such leg' });
           const action = legMatch[2];
-          if (method === 'GET' && !action) {
-            const { leg: _leg, ...view } = record;
-            return send(res, 200, view);
-          }
+          if (method === 'GET' && !action) return send(res, 200, legView(record));
           if (method === 'POST' && action === 'cancel')
             return send(res, 200, { cancelled: endLeg(record, 'cancel') });
           if (method === 'POST' && action === 'bye') return send(res, 200, { bye: endLeg(record, 'bye') });
