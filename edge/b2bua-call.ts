@@ -10,10 +10,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { callIdOf, createResponse, cseqOf, parseNameAddr, toTag } from '../sip/message/accessors.ts';
-import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message/types.ts';
+import { EMPTY_BODY, SipHeaders, type SipRequest, type SipResponse } from '../sip/message/types.ts';
 import type { Endpoint } from '../sip/transport/types.ts';
 import { endpointOfUri } from './contact-endpoint.ts';
 
+/**
+ * What the edge gives every relayed call: shared by all of them, so a call holds no closures of its own
+ * (decision 0017). The caller's server transaction is given to each call with its INVITE.
+ */
 export interface CallLegIo {
   /** Our Contact URI for the given transport. */
   contact(transport: Endpoint['transport']): string;
@@ -29,14 +33,17 @@ export interface CallLegIo {
   sendRequest(req: SipRequest, to: Endpoint): void;
   /** Sends an ACK for a 2xx (it is its own transaction-less request, §13.2.2.4). */
   sendAck(req: SipRequest, to: Endpoint): void;
-  /** Sends a response through the inbound server transaction (or directly for 2xx retransmissions). */
-  respondInbound(res: SipResponse): void;
   /** Sends a 2xx retransmission to the caller outside the transaction (RFC 6026 Accepted state). */
-  retransmitInbound(res: SipResponse): void;
+  retransmitInbound(res: SipResponse, to: Endpoint): void;
   timers: { T1: number; T2: number };
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(h: unknown): void;
   ended(call: B2buaCall): void;
+}
+
+/** The caller's INVITE server transaction, as far as a relayed call uses it. */
+export interface InboundTransaction {
+  respond(res: SipResponse): void;
 }
 
 const newTag = () => randomBytes(6).toString('hex');
@@ -75,18 +82,23 @@ export class B2buaCall {
   private inviteRequest: SipRequest | undefined;
   /** The relayed 2xx, retransmitted until the caller's ACK (§13.3.1.4), then let go. */
   private relayed2xx: SipResponse | undefined;
-  private retransmitTimer: unknown;
+  /** The caller's INVITE server transaction, until the final response went through it (§17.2.1). */
+  private inbound: InboundTransaction | undefined;
+  /** Timers of the relayed 2xx (§13.3.1.4), let go when they stop. */
+  private retransmitTimer: unknown = undefined;
   private retransmitInterval = 0;
-  private giveUpTimer: unknown;
+  private giveUpTimer: unknown = undefined;
   private pendingInvite: { cancel(): void } | undefined;
 
   constructor(
     inviteRequest: SipRequest,
+    inbound: InboundTransaction,
     readonly caller: Endpoint,
     private readonly io: CallLegIo,
     target: { contact: string; destination: Endpoint },
   ) {
     this.inviteRequest = inviteRequest;
+    this.inbound = inbound;
     this.inboundCallId = callIdOf(inviteRequest);
     this.inboundFrom = inviteRequest.headers.get('From') ?? '';
     this.inboundTo = inviteRequest.headers.get('To') ?? '';
@@ -161,7 +173,7 @@ export class B2buaCall {
     if (r.status < 200) {
       if (this.state === 'calling' || this.state === 'early') {
         this.state = 'early';
-        this.io.respondInbound(this.relayResponse(r));
+        this.respondInbound(this.relayResponse(r));
       }
       return;
     }
@@ -186,7 +198,7 @@ export class B2buaCall {
       this.pendingInvite = undefined;
       this.state = 'confirming';
       this.relayed2xx = this.relayResponse(r);
-      this.io.respondInbound(this.relayed2xx);
+      this.respondInbound(this.relayed2xx);
       this.retransmitInterval = this.io.timers.T1;
       this.retransmitTimer = this.io.setTimeout(() => this.retransmit2xx(), this.retransmitInterval);
       this.giveUpTimer = this.io.setTimeout(() => this.noAck(), 64 * this.io.timers.T1);
@@ -205,7 +217,7 @@ export class B2buaCall {
     const seq = method === 'ACK' ? 1 : ++this.outboundCseq;
     headers.add('CSeq', `${seq} ${method}`);
     return {
-      req: { kind: 'request', method, uri: target, version: 'SIP/2.0', headers, body: Buffer.alloc(0) },
+      req: { kind: 'request', method, uri: target, version: 'SIP/2.0', headers, body: EMPTY_BODY },
       to,
     };
   }
@@ -232,14 +244,14 @@ export class B2buaCall {
     headers.add('Call-ID', this.inboundCallId);
     headers.add('CSeq', `${this.inboundCseq++} BYE`);
     this.io.sendRequest(
-      { kind: 'request', method: 'BYE', uri: target, version: 'SIP/2.0', headers, body: Buffer.alloc(0) },
+      { kind: 'request', method: 'BYE', uri: target, version: 'SIP/2.0', headers, body: EMPTY_BODY },
       to,
     );
   }
 
   private retransmit2xx(): void {
     if (this.state !== 'confirming' || !this.relayed2xx) return;
-    this.io.retransmitInbound(this.relayed2xx);
+    this.io.retransmitInbound(this.relayed2xx, this.caller);
     this.retransmitInterval = Math.min(this.retransmitInterval * 2, this.io.timers.T2);
     this.retransmitTimer = this.io.setTimeout(() => this.retransmit2xx(), this.retransmitInterval);
   }
@@ -256,7 +268,7 @@ export class B2buaCall {
     if (this.state === 'ended') return;
     // After the 2xx was relayed (a transport error of the outbound leg) there is nothing to answer.
     if (this.inviteRequest)
-      this.io.respondInbound(r ? this.relayResponse(r) : this.respondToInvite(status, reason));
+      this.respondInbound(r ? this.relayResponse(r) : this.respondToInvite(status, reason));
     this.end();
   }
 
@@ -266,14 +278,13 @@ export class B2buaCall {
     if (cseqOf(ack).seq !== this.inviteSeq) return;
     this.state = 'confirmed';
     this.relayed2xx = undefined;
-    this.io.clearTimeout(this.retransmitTimer);
-    this.io.clearTimeout(this.giveUpTimer);
+    this.stopTimers();
   }
 
   /** CANCEL of the inbound INVITE (§9.2): 487 to the caller, CANCEL towards the callee. */
   onInboundCancel(): void {
     if (this.state !== 'calling' && this.state !== 'early') return;
-    this.io.respondInbound(this.respondToInvite(487, 'Request Terminated'));
+    this.respondInbound(this.respondToInvite(487, 'Request Terminated'));
     this.pendingInvite?.cancel();
     this.end();
   }
@@ -296,8 +307,21 @@ export class B2buaCall {
     this.state = 'ended';
     this.relayed2xx = undefined;
     this.inviteRequest = undefined;
+    this.inbound = undefined;
+    this.stopTimers();
+    this.io.ended(this);
+  }
+
+  private stopTimers(): void {
     this.io.clearTimeout(this.retransmitTimer);
     this.io.clearTimeout(this.giveUpTimer);
-    this.io.ended(this);
+    this.retransmitTimer = undefined;
+    this.giveUpTimer = undefined;
+  }
+
+  /** A response to the caller's INVITE, through its server transaction; the final one lets it go. */
+  private respondInbound(res: SipResponse): void {
+    this.inbound?.respond(res);
+    if (res.status >= 200) this.inbound = undefined;
   }
 }

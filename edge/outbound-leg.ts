@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseNameAddr, toTag } from '../sip/message/accessors.ts';
-import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message/types.ts';
+import { EMPTY_BODY, SipHeaders, type SipRequest, type SipResponse } from '../sip/message/types.ts';
 import type { Endpoint } from '../sip/transport/types.ts';
 import { endpointOfUri } from './contact-endpoint.ts';
 
@@ -98,7 +98,7 @@ export class OutboundLeg {
       uri: opts.target,
       version: 'SIP/2.0',
       headers,
-      body: opts.body?.data ?? Buffer.alloc(0),
+      body: opts.body?.data ?? EMPTY_BODY,
     };
     this.pending = io.sendInvite(invite, opts.destination, {
       response: (r) => this.onResponse(r),
@@ -186,7 +186,7 @@ export class OutboundLeg {
       uri: target,
       version: 'SIP/2.0',
       headers,
-      body: Buffer.alloc(0),
+      body: EMPTY_BODY,
     };
     if (method === 'ACK') this.io.sendAck(req, to);
     else this.io.sendRequest(req, to, onFinal);

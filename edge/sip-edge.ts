@@ -10,7 +10,7 @@ import { TGI_HEADER } from '../core/partner-leg.ts';
 import type { DigestAlgorithm } from '../sip/auth/digest.ts';
 import { callIdOf, createResponse, parseNameAddr, toTag } from '../sip/message/accessors.ts';
 import { parseMessage, validateRequestHeaders } from '../sip/message/parser.ts';
-import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message/types.ts';
+import { EMPTY_BODY, SipHeaders, type SipRequest, type SipResponse } from '../sip/message/types.ts';
 import { newBranch, newTag } from '../sip/transaction/random.ts';
 import type { TimerConfig } from '../sip/transaction/timers.ts';
 import { type ServerTransaction, TransactionLayer } from '../sip/transaction/transaction-layer.ts';
@@ -211,20 +211,12 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
       void Promise.resolve(transport.send(req, to)).catch((e) => log(`ACK not sent: ${e}`)),
   };
 
-  /**
-   * The same, plus the caller side, for a relayed call (B2BUA). Its closures keep the caller's address,
-   * not the received message (its datagram and parsed INVITE), for as long as the call is reachable.
-   */
-  const io = (tx: ServerTransaction, source: Endpoint): CallLegIo => ({
+  /** The same, plus the caller side, for relayed calls (B2BUA): one object shared by every call. */
+  const callIo: CallLegIo = {
     ...legIo,
-    respondInbound: (res) => {
-      tx.respond(res);
-    },
-    retransmitInbound: (res) => {
+    retransmitInbound: (res, to) => {
       callRetransmissions++;
-      void Promise.resolve(transport.send(res, source)).catch((e) =>
-        log(`2xx retransmission not sent: ${e}`),
-      );
+      void Promise.resolve(transport.send(res, to)).catch((e) => log(`2xx retransmission not sent: ${e}`));
     },
     timers: { T1: tl.timers.T1, T2: tl.timers.T2 },
     setTimeout: (fn, ms) => setTimeout(fn, ms),
@@ -233,7 +225,7 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
       calls.delete(call.inboundCallId);
       calls.delete(call.outboundCallId);
     },
-  });
+  };
 
   const handleInvite = async (
     tx: ServerTransaction,
@@ -310,7 +302,7 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
       .map((t) => ({ contact: t.contact, destination: endpointOfUri(t.contact) }))
       .find((t) => t.destination);
     if (!target?.destination) return createResponse(req, 480, 'Temporarily Unavailable');
-    const call = new B2buaCall(req, inbound.source, io(tx, inbound.source), {
+    const call = new B2buaCall(req, tx, inbound.source, callIo, {
       contact: target.contact,
       destination: target.destination,
     });
@@ -421,7 +413,7 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
       uri: 'sip:invalid',
       version: 'SIP/2.0',
       headers: new SipHeaders(h.entries),
-      body: Buffer.alloc(0),
+      body: EMPTY_BODY,
     };
     if (pseudo.method === 'ACK') return;
     const status = 'status' in parsed && typeof parsed.status === 'number' ? parsed.status : 400;

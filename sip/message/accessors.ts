@@ -20,7 +20,7 @@ import {
   skipWs,
   unquote,
 } from './grammar.ts';
-import { SipHeaders, type SipMessage, type SipRequest, type SipResponse } from './types.ts';
+import { EMPTY_BODY, SipHeaders, type SipMessage, type SipRequest, type SipResponse } from './types.ts';
 import { validateUri } from './uri.ts';
 
 export { SipParseError } from './grammar.ts';
@@ -457,7 +457,7 @@ export const createResponse = (
     if (ts !== undefined) headers.add('Timestamp', ts);
   }
   for (const [n, v] of opts.headers ?? []) headers.add(n, v);
-  const body = opts.body ?? Buffer.alloc(0);
+  const body = opts.body ?? EMPTY_BODY;
   if (opts.contentType !== undefined) headers.set('Content-Type', opts.contentType);
   return {
     kind: 'response',

@@ -32,7 +32,7 @@ import {
   SipParseError,
   UNRESERVED_CHARS,
 } from './grammar.ts';
-import { canonicalHeaderName, SipHeaders, type SipMessage } from './types.ts';
+import { canonicalHeaderName, EMPTY_BODY, SipHeaders, type SipMessage } from './types.ts';
 import { validateUri } from './uri.ts';
 import { validateHeader } from './validate.ts';
 
@@ -308,7 +308,8 @@ export const parseMessage = (data: Buffer, opts: ParseOptions = {}): ParseResult
       const fe: Fail = firstError;
       return fail(fe.message, fe.status);
     }
-    const body = Buffer.from(data.subarray(bodyStart, bodyStart + bodyLen));
+    // A copy, so a kept body does not keep the datagram; no body shares one empty Buffer.
+    const body = bodyLen === 0 ? EMPTY_BODY : Buffer.from(data.subarray(bodyStart, bodyStart + bodyLen));
     if (kind === 'request') {
       return { ok: true, message: { kind, method: method ?? '', uri, version: 'SIP/2.0', headers, body } };
     }

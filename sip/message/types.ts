@@ -67,6 +67,12 @@ export class SipHeaders {
   }
 }
 
+/**
+ * The body of a message without one: one zero-length Buffer shared by all of them (it cannot be written
+ * to), instead of a Buffer and an ArrayBuffer, about 180 bytes of heap, for each message built.
+ */
+export const EMPTY_BODY: Buffer = Buffer.alloc(0);
+
 export interface SipRequest {
   kind: 'request';
   method: SipMethod;

@@ -4,9 +4,13 @@
  * waits out its last timer.
  */
 import { cseqOf, splitHeaderValues } from '../message/accessors.ts';
-import { SipHeaders, type SipMessage, type SipRequest, type SipResponse } from '../message/types.ts';
-
-const EMPTY = Buffer.alloc(0);
+import {
+  EMPTY_BODY,
+  SipHeaders,
+  type SipMessage,
+  type SipRequest,
+  type SipResponse,
+} from '../message/types.ts';
 
 /** The first via-parm of the first Via field, as written (the "top Via" value). */
 const topViaValue = (req: SipRequest): string => {
@@ -38,7 +42,7 @@ export const buildAckForFailure = (invite: SipRequest, response: SipResponse): S
   const callId = invite.headers.get('Call-ID');
   if (callId !== undefined) headers.add('Call-ID', callId);
   headers.add('CSeq', `${cseqOf(invite).seq} ACK`);
-  return { kind: 'request', method: 'ACK', uri: invite.uri, version: 'SIP/2.0', headers, body: EMPTY };
+  return { kind: 'request', method: 'ACK', uri: invite.uri, version: 'SIP/2.0', headers, body: EMPTY_BODY };
 };
 
 /**
@@ -62,7 +66,14 @@ export const buildCancel = (invite: SipRequest): SipRequest => {
   const callId = invite.headers.get('Call-ID');
   if (callId !== undefined) headers.add('Call-ID', callId);
   headers.add('CSeq', `${cseqOf(invite).seq} CANCEL`);
-  return { kind: 'request', method: 'CANCEL', uri: invite.uri, version: 'SIP/2.0', headers, body: EMPTY };
+  return {
+    kind: 'request',
+    method: 'CANCEL',
+    uri: invite.uri,
+    version: 'SIP/2.0',
+    headers,
+    body: EMPTY_BODY,
+  };
 };
 
 /**
@@ -81,5 +92,5 @@ const SKELETON_FIELDS: ReadonlySet<string> = new Set(['Via', 'From', 'To', 'Call
 export const skeletonOf = <M extends SipMessage>(m: M): M => {
   const headers = new SipHeaders();
   for (const [n, v] of m.headers.entries) if (SKELETON_FIELDS.has(n)) headers.add(n, v);
-  return { ...m, headers, body: EMPTY };
+  return { ...m, headers, body: EMPTY_BODY };
 };
