@@ -98,7 +98,11 @@ export type DigestVerdict =
 export class DigestAuthenticator {
   private readonly ttl: number;
   private readonly now: () => number;
-  /** Highest nonce-count seen per nonce (bounded; oldest forgotten first). */
+  /**
+   * Highest nonce-count seen per nonce and cnonce, least recently used first; a nonce's entry goes once
+   * the nonce is stale (a stale nonce is refused before its count is read), and the least recently used
+   * beyond 100,000.
+   */
   private readonly counts = new Map<string, number>();
 
   constructor(private readonly opts: DigestChallengeOptions) {
@@ -128,6 +132,17 @@ export class DigestAuthenticator {
     );
   }
 
+  /** Nonce-counts held (one per nonce and cnonce in use). */
+  get trackedNonces(): number {
+    return this.counts.size;
+  }
+
+  /** Whether a nonce of ours (or a key starting with one) was issued longer than the TTL ago. */
+  private isStale(nonce: string): boolean {
+    const issued = Number.parseInt(nonce.slice(0, nonce.indexOf('.')), 36);
+    return this.now() - issued > this.ttl;
+  }
+
   /** Checks a nonce we issued: 'ok', 'stale' (ours but expired) or 'bad'. */
   checkNonce(nonce: string): 'ok' | 'stale' | 'bad' {
     const [ts, sig] = nonce.split('.');
@@ -137,7 +152,7 @@ export class DigestAuthenticator {
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return 'bad';
     const issued = Number.parseInt(ts, 36);
     if (!Number.isFinite(issued) || issued > this.now() + 1000) return 'bad';
-    return this.now() - issued > this.ttl ? 'stale' : 'ok';
+    return this.isStale(nonce) ? 'stale' : 'ok';
   }
 
   /**
@@ -170,9 +185,9 @@ export class DigestAuthenticator {
       if (nc <= seen) return { ok: false, reason: 'replay' };
       this.counts.delete(key);
       this.counts.set(key, nc);
-      if (this.counts.size > 100_000) {
-        const oldest = this.counts.keys().next().value;
-        if (oldest !== undefined) this.counts.delete(oldest);
+      for (const k of this.counts.keys()) {
+        if (this.counts.size <= 100_000 && !this.isStale(k)) break;
+        this.counts.delete(k);
       }
     }
     return { ok: true, username: c.username };

@@ -122,22 +122,43 @@ describe('Class: DigestAuthenticator', () => {
     });
   });
 
-  it('a nonce from another secret is refused; an expired one is stale', async () => {
-    let now = 1_000_000;
+  /** An authenticator of 1-s nonces on a clock the test moves. */
+  const onClock = () => {
+    const clock = { now: 1_000_000 };
     const auth = new DigestAuthenticator({
       realm,
       secret: Buffer.from('s'),
       nonceTtlMs: 1000,
-      now: () => now,
+      now: () => clock.now,
     });
-    const other = new DigestAuthenticator({ realm, secret: Buffer.from('t'), now: () => now });
+    return { auth, clock };
+  };
+
+  it('forgets the nonce-counts of stale nonces, so what it tracks is bounded by the nonce lifetime', async () => {
+    const { auth, clock } = onClock();
+    for (let i = 0; i < 3; i++) {
+      const [ch] = auth.challenges();
+      expect((await auth.verify(answer(ch ?? '', 'MD5'), 'REGISTER', lookup)).ok).toBe(true);
+    }
+    expect(auth.trackedNonces).toBe(3);
+    clock.now += 5000;
+    const [fresh] = auth.challenges();
+    const c = answer(fresh ?? '', 'MD5');
+    expect((await auth.verify(c, 'REGISTER', lookup)).ok).toBe(true);
+    expect(auth.trackedNonces).toBe(1);
+    expect(await auth.verify(c, 'REGISTER', lookup)).toEqual({ ok: false, reason: 'replay' });
+  });
+
+  it('a nonce from another secret is refused; an expired one is stale', async () => {
+    const { auth, clock } = onClock();
+    const other = new DigestAuthenticator({ realm, secret: Buffer.from('t'), now: () => clock.now });
     const [foreign] = other.challenges();
     expect(await auth.verify(answer(foreign ?? '', 'MD5'), 'REGISTER', lookup)).toEqual({
       ok: false,
       reason: 'nonce',
     });
     const [ch] = auth.challenges();
-    now += 5000;
+    clock.now += 5000;
     expect(await auth.verify(answer(ch ?? '', 'MD5'), 'REGISTER', lookup)).toEqual({
       ok: false,
       reason: 'stale',
