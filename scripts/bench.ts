@@ -424,6 +424,7 @@ const stepOurs = async (
         heapTotal: mib(m.heapTotal),
         heapUsed: mib(m.heapUsed),
         external: mib(m.external),
+        spaces: Object.fromEntries(Object.entries(m.spaces).map(([k, v]) => [k, mib(v)])),
       })),
     });
   };

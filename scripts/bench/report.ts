@@ -55,7 +55,15 @@ export interface StepResult {
    */
   memoryTrace?: {
     atS: number;
-    processes: { system: string; rss: number; heapTotal: number; heapUsed: number; external: number }[];
+    processes: {
+      system: string;
+      rss: number;
+      heapTotal: number;
+      heapUsed: number;
+      external: number;
+      /** Resident MiB of each V8 heap space (new_space, old_space, code_space, …). */
+      spaces?: Record<string, number>;
+    }[];
   }[];
   peakRssMiB: number;
   poolCpuS: number;

@@ -28,7 +28,7 @@ import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { computeHa1, digestUsername, hashPassword } from '#core/digest-credentials.ts';
 import { normalizeSipUri } from '#core/ids.ts';
@@ -482,7 +482,12 @@ serveIpc({
     return { collected: gc !== undefined, heapUsed: m.heapUsed, external: m.external, rss: m.rss };
   },
   /** This process's memory now, without a GC (the bench samples it during a step). */
-  memory: () => ({ system: onlySystem ?? 'all', ...process.memoryUsage() }),
+  memory: () => ({
+    system: onlySystem ?? 'all',
+    ...process.memoryUsage(),
+    // Committed bytes by V8 heap space (new_space, old_space, code_space, large_object_space, …).
+    spaces: Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, s.physical_space_size])),
+  }),
   /** A V8 heap snapshot of this process after a full GC, written into `dir` (bench --heap-snapshot). */
   heapSnapshot: (m: Record<string, unknown>) => {
     (globalThis as { gc?: () => void }).gc?.();

@@ -39,6 +39,8 @@ export interface ProcessMemory {
   heapUsed: number;
   external: number;
   arrayBuffers: number;
+  /** Resident bytes of each V8 heap space. */
+  spaces: Record<string, number>;
 }
 
 export interface ReadySystem {
