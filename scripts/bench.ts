@@ -233,6 +233,36 @@ const summarizeCalls = (records: CallRecord[]) => {
   };
 };
 
+/**
+ * The figures both systems' step results share: the calls and their outcomes, the setup latency, the
+ * member legs the pool received and the CPU the system used, per call placed.
+ */
+const callFigures = (
+  run: { records: CallRecord[]; saturated: string | undefined; offeredS: number },
+  n: number,
+  pool: { p0: PoolStats; p1: PoolStats },
+  cpuS: number,
+) => {
+  const calls = summarizeCalls(run.records);
+  const invites = pool.p1.invites - pool.p0.invites;
+  return {
+    calls: run.records.length,
+    ok: calls.ok.length,
+    failed: run.records.length - calls.ok.length,
+    failures: calls.failures,
+    ...(run.saturated ? { saturated: run.saturated } : {}),
+    setupMs: calls.setupMs,
+    legsPerS: invites / calls.busyS,
+    memberInvites: invites,
+    expectedLegs: run.records.length * n,
+    memberInviteRetransmissions: pool.p1.inviteRetransmissions - pool.p0.inviteRetransmissions,
+    serverCpuS: cpuS,
+    cpuPerCallS: cpuS / Math.max(1, run.records.length),
+    callerRetransmissions: calls.retransmissions,
+    challenged: calls.challenged,
+  };
+};
+
 /** What went wrong at the members during a step, if anything. */
 const poolIssues = (p0: PoolStats, p1: PoolStats): { poolIssues?: string } => {
   const unparseable = p1.unparseable - p0.unparseable;
@@ -452,27 +482,15 @@ const stepOurs = async (
       log(`    heap snapshot: ${f}`);
   }
   const d = diff(s0, s1);
-  const calls = summarizeCalls(run.records);
   const b = breakdown(run.records, executions);
-  const invites = p1.invites - p0.invites;
+  const figures = callFigures(run, size.n, { p0, p1 }, cpu1 - cpu0);
   return {
     system: 'ours',
     n: size.n,
     rate,
     offeredS: run.offeredS,
     wallS,
-    calls: run.records.length,
-    ok: calls.ok.length,
-    failed: run.records.length - calls.ok.length,
-    failures: calls.failures,
-    ...(run.saturated ? { saturated: run.saturated } : {}),
-    setupMs: calls.setupMs,
-    legsPerS: invites / calls.busyS,
-    memberInvites: invites,
-    expectedLegs: run.records.length * size.n,
-    memberInviteRetransmissions: p1.inviteRetransmissions - p0.inviteRetransmissions,
-    serverCpuS: cpu1 - cpu0,
-    cpuPerCallS: (cpu1 - cpu0) / Math.max(1, run.records.length),
+    ...figures,
     ...rssFigures(rssSamples),
     memoryTrace,
     heapAfterGcMiB: mib(heap.heapUsed),
@@ -489,9 +507,7 @@ const stepOurs = async (
     loopDelay: s1.loopDelay,
     edges: s1.edges,
     breakdown: b,
-    operations: operations(d, calls.ok.length, b.interrogations),
-    callerRetransmissions: calls.retransmissions,
-    challenged: calls.challenged,
+    operations: operations(d, figures.ok, b.interrogations),
     ...(profile ? { profile } : {}),
   };
 };
@@ -697,27 +713,16 @@ const runBaseline = async (plan: BenchPlan, pool: IpcPeer): Promise<void> => {
         const othersCpuS = othersCpuSeconds(others0, processSnapshot(), [kam.pid]);
         const diag = kam.diagnostics();
         const { stats: p1 } = await pool.request<{ stats: PoolStats }>('stats');
-        const calls = summarizeCalls(run.records);
-        const invites = p1.invites - p0.invites;
         const r: StepResult = {
           system: 'kamailio',
           n: size.n,
           rate,
           offeredS: run.offeredS,
           wallS,
-          calls: run.records.length,
-          ok: calls.ok.length,
-          failed: run.records.length - calls.ok.length,
-          failures: calls.failures,
-          ...(run.saturated ? { saturated: run.saturated } : {}),
-          setupMs: calls.setupMs,
-          firstMemberMs: distribution(calls.ok.map((x) => x.firstRingMs ?? Number.NaN)),
-          legsPerS: invites / calls.busyS,
-          memberInvites: invites,
-          expectedLegs: run.records.length * size.n,
-          memberInviteRetransmissions: p1.inviteRetransmissions - p0.inviteRetransmissions,
-          serverCpuS: cpu1 - cpu0,
-          cpuPerCallS: (cpu1 - cpu0) / Math.max(1, run.records.length),
+          ...callFigures(run, size.n, { p0, p1 }, cpu1 - cpu0),
+          firstMemberMs: distribution(
+            run.records.filter((x) => x.ok).map((x) => x.firstRingMs ?? Number.NaN),
+          ),
           ...rssFigures(samples),
           peakRssMiB: mib(Math.max(...samples)),
           poolCpuS: (p1.cpuUs - p0.cpuUs) / 1e6,
@@ -725,8 +730,6 @@ const runBaseline = async (plan: BenchPlan, pool: IpcPeer): Promise<void> => {
           othersCpuS,
           serverErrors: diag.count - diag0,
           serverErrorLines: diag.lines,
-          callerRetransmissions: calls.retransmissions,
-          challenged: 0,
         };
         results.push(r);
         printStep(r);
