@@ -29,10 +29,25 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import {
+  CLK_TCK,
+  exited,
+  freePort,
+  HOST,
+  killAllChildren,
+  killChild,
+  othersCpuSeconds,
+  percentile,
+  processSnapshot,
+  sleep,
+  stopChild,
+  track,
+} from './bench/common.ts';
+import { kamailioModules, launchKamailio } from './bench/kamailio.ts';
 
 // ---------------------------------------------------------------- options
 
@@ -68,87 +83,21 @@ if (opts.only !== undefined && opts.only !== 'ours' && opts.only !== 'kamailio')
 
 const SCENARIOS = resolve('test/sipp/bench');
 const SERVER = resolve('scripts/bench-edge-server.ts');
-const HOST = '127.0.0.1';
 const work = mkdtempSync(join(tmpdir(), 'bench-edge-'));
 
 // ---------------------------------------------------------------- child process bookkeeping
 
-/** Every child still running, with how to end it (by its own pid or its own process group). */
-const live = new Map<ChildProcess, { group: boolean }>();
-
-const track = (child: ChildProcess, group = false): ChildProcess => {
-  live.set(child, { group });
-  child.once('exit', () => live.delete(child));
-  return child;
-};
-
-const killChild = (child: ChildProcess, signal: NodeJS.Signals): void => {
-  const entry = live.get(child);
-  if (!entry || child.pid === undefined) return;
-  try {
-    if (entry.group) process.kill(-child.pid, signal);
-    else child.kill(signal);
-  } catch {
-    // already gone
-  }
-};
-
-const exited = (child: ChildProcess, timeoutMs: number): Promise<boolean> =>
-  new Promise((res) => {
-    if (child.exitCode !== null || child.signalCode !== null) return res(true);
-    const timer = setTimeout(() => res(false), timeoutMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      res(true);
-    });
-  });
-
-/** SIGTERM, then SIGKILL after `graceMs`. */
-const stopChild = async (child: ChildProcess, graceMs = 3000): Promise<void> => {
-  killChild(child, 'SIGTERM');
-  if (!(await exited(child, graceMs))) {
-    killChild(child, 'SIGKILL');
-    await exited(child, 2000);
-  }
-};
-
-const killAllNow = () => {
-  for (const child of [...live.keys()]) killChild(child, 'SIGKILL');
-};
-process.on('exit', killAllNow);
+process.on('exit', killAllChildren);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => {
     console.error(`\n${sig}: stopping the benchmark`);
-    killAllNow();
+    killAllChildren();
     rmSync(work, { recursive: true, force: true });
     process.exit(130);
   });
 }
 
 // ---------------------------------------------------------------- small helpers
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A port free for both UDP and TCP on 127.0.0.1 (bound, then released). */
-const freePort = async (): Promise<number> => {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const udp = createSocket('udp4');
-    const port = await new Promise<number>((res, rej) => {
-      udp.once('error', rej);
-      udp.bind(0, HOST, () => res(udp.address().port));
-    });
-    const tcpOk = await new Promise<boolean>((res) => {
-      const srv = createServer();
-      srv.once('error', () => res(false));
-      srv.listen(port, HOST, () => srv.close(() => res(true)));
-    });
-    await new Promise<void>((r) => udp.close(() => r()));
-    if (tcpOk) return port;
-  }
-  throw new Error('no free port found');
-};
-
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
 
 /**
  * CPU seconds of one process from /proc/<pid>/stat: utime+stime, plus cutime+cstime (children it
@@ -167,48 +116,6 @@ const procCpuSeconds = (pid: number | string, reaped = false): number => {
   } catch {
     return 0;
   }
-};
-
-/** CPU seconds and parent of every process now (exact per-process run time, see procCpuSeconds). */
-const processSnapshot = (): Map<number, { ppid: number; cpuS: number }> => {
-  const snap = new Map<number, { ppid: number; cpuS: number }>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const f = stat
-        .slice(stat.lastIndexOf(')') + 2)
-        .split(' ')
-        .map(Number);
-      snap.set(Number(entry), { ppid: f[1] ?? 0, cpuS: ((f[11] ?? 0) + (f[12] ?? 0)) / CLK_TCK });
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return snap;
-};
-
-/**
- * CPU seconds used between two snapshots by processes outside this benchmark's tree (other work on
- * the machine disturbing the figures). Processes that started and ended in between are not seen.
- */
-const othersCpuSeconds = (
-  before: Map<number, { ppid: number; cpuS: number }>,
-  after: Map<number, { ppid: number; cpuS: number }>,
-): number => {
-  const ours = (pid: number): boolean => {
-    for (let p = pid, depth = 0; p > 1 && depth < 64; depth++) {
-      if (p === process.pid) return true;
-      p = after.get(p)?.ppid ?? before.get(p)?.ppid ?? 0;
-    }
-    return false;
-  };
-  let total = 0;
-  for (const [pid, a] of after) {
-    if (ours(pid)) continue;
-    total += Math.max(0, a.cpuS - (before.get(pid)?.cpuS ?? 0));
-  }
-  return total;
 };
 
 /** CPU seconds (user + system) of a process tree: `root` and its direct children (Kamailio's workers). */
@@ -230,12 +137,6 @@ const treeCpuSeconds = (root: number): number => {
     ticks += Number(rest[11]) + Number(rest[12]);
   }
   return ticks / CLK_TCK;
-};
-
-const percentile = (sorted: number[], p: number): number => {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[Math.min(rank, sorted.length) - 1] as number;
 };
 
 const coarseClockMs = (): number | undefined => {
@@ -636,8 +537,6 @@ const startEdge = async (profileDir?: string): Promise<EdgeHandle> => {
 
 // ---------------------------------------------------------------- baseline: Kamailio
 
-const KAMAILIO_MODULES = '/usr/lib/x86_64-linux-gnu/kamailio/modules/';
-
 const kamailioCfg = (port: number, uas: Record<Transport, number>) => `#!KAMAILIO
 # Generated by scripts/bench-edge.ts: a stateful proxy (tm) on 127.0.0.1 only, no database.
 debug=1
@@ -651,7 +550,7 @@ dns=no
 rev_dns=no
 use_dns_cache=no
 dns_try_ipv6=no
-mpath="${KAMAILIO_MODULES}"
+mpath="${kamailioModules()}"
 loadmodule "tm.so"
 loadmodule "sl.so"
 loadmodule "rr.so"
@@ -679,68 +578,13 @@ request_route {
 }
 `;
 
-/** Waits until a Kamailio worker answers an OPTIONS with Max-Forwards 0 (483 from the script). */
-const kamailioReady = async (port: number, timeoutMs: number): Promise<boolean> => {
-  const sock = createSocket('udp4');
-  await new Promise<void>((r) => sock.bind(0, HOST, () => r()));
-  const local = sock.address().port;
-  let answered = false;
-  sock.on('message', () => {
-    answered = true;
-  });
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; !answered && Date.now() < deadline; i++) {
-    const msg =
-      `OPTIONS sip:ping@${HOST}:${port} SIP/2.0\r\n` +
-      `Via: SIP/2.0/UDP ${HOST}:${local};branch=z9hG4bK-bench-ready-${i}\r\n` +
-      `From: <sip:bench@${HOST}>;tag=ready\r\nTo: <sip:ping@${HOST}>\r\n` +
-      `Call-ID: ready-${i}@bench\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 0\r\nContent-Length: 0\r\n\r\n`;
-    sock.send(msg, port, HOST);
-    await sleep(200);
-  }
-  await new Promise<void>((r) => sock.close(() => r()));
-  return answered;
-};
-
-const startKamailio = async (port: number, uas: Record<Transport, number>) => {
-  const dir = join(work, 'kamailio');
-  mkdirSync(dir, { recursive: true });
-  const cfg = join(dir, 'kamailio.cfg');
-  writeFileSync(cfg, kamailioCfg(port, uas));
-  const check = spawnSync('kamailio', ['-c', '-f', cfg], { encoding: 'utf8', timeout: 20_000 });
-  if (check.status !== 0) throw new Error(`kamailio.cfg refused:\n${check.stderr}`);
-  // -DD: no daemon (the pid is the main process); -E: log to stderr; own process group so that its
-  // workers are ended with it; runs as the current user (no -u/-g). -m 1024: tm keeps every
-  // transaction for its wait timer (5 s), and at 2,000 calls/s 256 MB of shared memory runs out
-  // ("could not allocate shared memory", 500 replies); 1 GB does not run out at 5,000 calls/s.
-  const child = track(
-    spawn('kamailio', ['-f', cfg, '-DD', '-E', '-Y', dir, '-m', '1024', '-M', '32'], {
-      cwd: dir,
-      detached: true,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    }),
-    true,
-  );
-  let log = '';
-  let errors = 0;
-  const lastErrors: string[] = [];
-  child.stderr?.on('data', (d: Buffer) => {
-    const text = d.toString();
-    log = (log + text).slice(-4000);
-    for (const line of text.split('\n')) {
-      if (!/\b(ERROR|CRITICAL|ALERT|BUG):/.test(line)) continue;
-      errors++;
-      if (lastErrors.length < 20) lastErrors.push(line.trim());
-    }
-  });
-  if (!(await kamailioReady(port, 15_000))) {
-    await stopChild(child);
-    throw new Error(`Kamailio did not come up:\n${log}`);
-  }
-  /** ERROR-or-worse log lines so far, and up to 20 of them not yet taken. */
-  const diagnostics = () => ({ count: errors, lines: lastErrors.splice(0) });
-  return { child, diagnostics };
-};
+/**
+ * Kamailio in front of the SIPp UAS. -m 1024: tm keeps every transaction for its wait timer (5 s), and
+ * at 2,000 calls/s 256 MB of shared memory runs out ("could not allocate shared memory", 500 replies);
+ * 1 GB does not run out at 5,000 calls/s.
+ */
+const startKamailio = (port: number, uas: Record<Transport, number>) =>
+  launchKamailio(port, join(work, 'kamailio'), kamailioCfg(port, uas), { sharedMb: 1024, pkgMb: 32 });
 
 // ---------------------------------------------------------------- the run
 
@@ -1226,7 +1070,7 @@ main()
   })
   .catch((e: unknown) => {
     console.error(e instanceof Error ? (e.stack ?? e.message) : e);
-    killAllNow();
+    killAllChildren();
     rmSync(work, { recursive: true, force: true });
     process.exit(1);
   });

@@ -150,28 +150,49 @@ export interface KamailioHandle {
   child: ChildProcess;
   pid: number;
   port: number;
-  /** ERROR-or-worse log lines so far, and up to 10 of them not yet taken. */
+  /** ERROR-or-worse log lines so far, and up to 20 of them not yet taken. */
   diagnostics(): { count: number; lines: string[] };
   stop(): Promise<void>;
 }
 
-export const startKamailio = async (port: number, dir: string): Promise<KamailioHandle> => {
+/** The first of the usual Debian module directories that has tm. */
+export const kamailioModules = (): string => {
   const modules = MODULE_DIRS.find((d) => existsSync(join(d, 'tm.so')));
   if (!modules) throw new Error(`Kamailio modules not found in ${MODULE_DIRS.join(', ')}`);
+  return modules;
+};
+
+/**
+ * Runs Kamailio with the configuration `cfg` listening on `port` (UDP at least) from `dir`: checks it
+ * (`-c`), starts it (-DD: no daemon, so the pid is the main process; -E: log to stderr; its own
+ * process group, so that its workers end with it; as the current user) with `sharedMb` of shared and
+ * `pkgMb` of private memory per process, and waits until a worker answers.
+ */
+export const launchKamailio = async (
+  port: number,
+  dir: string,
+  cfg: string,
+  memory: { sharedMb: number; pkgMb: number },
+): Promise<KamailioHandle> => {
   mkdirSync(dir, { recursive: true });
-  const cfg = join(dir, 'kamailio.cfg');
-  writeFileSync(cfg, kamailioCfg(port, modules));
-  const check = spawnSync('kamailio', ['-c', '-f', cfg], { encoding: 'utf8', timeout: 20_000 });
+  const cfgFile = join(dir, 'kamailio.cfg');
+  writeFileSync(cfgFile, cfg);
+  const check = spawnSync('kamailio', ['-c', '-f', cfgFile], { encoding: 'utf8', timeout: 20_000 });
   if (check.status !== 0) throw new Error(`kamailio.cfg refused:\n${check.stderr}`);
-  // -DD: no daemon (the pid is the main process); -E: log to stderr; its own process group, so that
-  // its workers end with it; as the current user. -m 3072: tm keeps every transaction (and each
-  // branch's request) for its wait timer; a 1,000-member fork at 20 calls/s ran out of 1 GB.
+  const args = [
+    '-f',
+    cfgFile,
+    '-DD',
+    '-E',
+    '-Y',
+    dir,
+    '-m',
+    String(memory.sharedMb),
+    '-M',
+    String(memory.pkgMb),
+  ];
   const child = track(
-    spawn('kamailio', ['-f', cfg, '-DD', '-E', '-Y', dir, '-m', '3072', '-M', '64'], {
-      cwd: dir,
-      detached: true,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    }),
+    spawn('kamailio', args, { cwd: dir, detached: true, stdio: ['ignore', 'ignore', 'pipe'] }),
     true,
   );
   let log = '';
@@ -183,7 +204,7 @@ export const startKamailio = async (port: number, dir: string): Promise<Kamailio
     for (const line of text.split('\n')) {
       if (!/\b(ERROR|CRITICAL|ALERT|BUG):/.test(line)) continue;
       errors++;
-      if (lastErrors.length < 10) lastErrors.push(line.trim());
+      if (lastErrors.length < 20) lastErrors.push(line.trim());
     }
   });
   if (!(await kamailioReady(port, 15_000))) {
@@ -198,6 +219,13 @@ export const startKamailio = async (port: number, dir: string): Promise<Kamailio
     stop: () => stopChild(child),
   };
 };
+
+/**
+ * The baseline's registrar and forking proxy. -m 3072: tm keeps every transaction (and each branch's
+ * request) for its wait timer; a 1,000-member fork at 20 calls/s ran out of 1 GB.
+ */
+export const startKamailio = (port: number, dir: string): Promise<KamailioHandle> =>
+  launchKamailio(port, dir, kamailioCfg(port, kamailioModules()), { sharedMb: 3072, pkgMb: 64 });
 
 /** Installs Debian packages with apt-get (as root, or with `sudo -n`) when their command is missing. */
 export const ensureInstalled = (packages: { command: string; pkg: string }[]): void => {
