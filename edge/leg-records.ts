@@ -30,14 +30,10 @@ interface CallRecords {
 }
 
 /** The record minus the live leg: what `GET /v1/legs/{legId}` returns. */
-export const legView = (r: LegRecord) => ({
-  callId: r.callId,
-  legId: r.legId,
-  target: r.target,
-  sipCallId: r.sipCallId,
-  state: r.state,
-  outcome: r.outcome,
-});
+export const legView = (r: LegRecord): Omit<LegRecord, 'leg'> => {
+  const { leg: _leg, ...view } = r;
+  return view;
+};
 
 export class LegRecords {
   private readonly calls = new Map<string, CallRecords>();
