@@ -137,9 +137,8 @@ export class DigestAuthenticator {
     return this.counts.size;
   }
 
-  /** Whether a nonce of ours (or a key starting with one) was issued longer than the TTL ago. */
-  private isStale(nonce: string): boolean {
-    const issued = Number.parseInt(nonce.slice(0, nonce.indexOf('.')), 36);
+  /** Whether a nonce issued at `issued` (ms) is older than the TTL. */
+  private isStale(issued: number): boolean {
     return this.now() - issued > this.ttl;
   }
 
@@ -152,7 +151,7 @@ export class DigestAuthenticator {
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return 'bad';
     const issued = Number.parseInt(ts, 36);
     if (!Number.isFinite(issued) || issued > this.now() + 1000) return 'bad';
-    return this.isStale(nonce) ? 'stale' : 'ok';
+    return this.isStale(issued) ? 'stale' : 'ok';
   }
 
   /**
@@ -186,7 +185,9 @@ export class DigestAuthenticator {
       this.counts.delete(key);
       this.counts.set(key, nc);
       for (const k of this.counts.keys()) {
-        if (this.counts.size <= 100_000 && !this.isStale(k)) break;
+        // A key starts with its nonce, and a nonce with its issue time (base 36, see newNonce).
+        if (this.counts.size <= 100_000 && !this.isStale(Number.parseInt(k.slice(0, k.indexOf('.')), 36)))
+          break;
         this.counts.delete(k);
       }
     }
