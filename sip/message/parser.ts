@@ -32,7 +32,7 @@ import {
   SipParseError,
   UNRESERVED_CHARS,
 } from './grammar.ts';
-import { canonicalHeaderName, EMPTY_BODY, SipHeaders, type SipMessage } from './types.ts';
+import { EMPTY_BODY, SipHeaders, type SipMessage } from './types.ts';
 import { validateUri } from './uri.ts';
 import { validateHeader } from './validate.ts';
 
@@ -218,15 +218,15 @@ export const parseMessage = (data: Buffer, opts: ParseOptions = {}): ParseResult
     }
 
     // ---- header fields (§7.3): split lines, unfold, names are tokens
-    headers = new SipHeaders();
-    const entries = headers.entries;
+    const fields = new SipHeaders();
+    headers = fields;
     let pos = afterStartLine;
     let curName: string | undefined;
     let curValue = '';
     const flush = () => {
       if (curName === undefined) return;
       if (curValue.length > maxLine) note(new Fail(`${curName}: value too long`));
-      entries.push([canonicalHeaderName(curName), curValue]);
+      fields.add(curName, curValue);
       curName = undefined;
     };
     while (pos < headBuf.length) {
@@ -249,7 +249,7 @@ export const parseMessage = (data: Buffer, opts: ParseOptions = {}): ParseResult
         continue;
       }
       flush();
-      if (entries.length >= maxHeaders) {
+      if (fields.size >= maxHeaders) {
         note(new Fail(`more than ${maxHeaders} header fields`));
         break;
       }
@@ -270,13 +270,13 @@ export const parseMessage = (data: Buffer, opts: ParseOptions = {}): ParseResult
     flush();
 
     // ---- per-field grammar
-    for (const [n, v] of entries) {
+    fields.forEach((n, v) => {
       try {
         validateHeader(n, v, method);
       } catch (e) {
         note(new Fail(e instanceof SipParseError ? e.message : `${n}: ${(e as Error).message}`));
       }
-    }
+    });
 
     // ---- presence (see module comment)
     const required = opts.strictMandatory ? ['Via', 'CSeq', 'Call-ID', 'From', 'To'] : ['Via', 'CSeq'];

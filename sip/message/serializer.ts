@@ -18,10 +18,10 @@ export const startLineOf = (m: SipMessage): string =>
  */
 export const serializeMessage = (m: SipMessage): Buffer => {
   const parts: string[] = [startLineOf(m)];
-  for (const [name, value] of m.headers.entries) {
-    if (name === 'Content-Length') continue;
+  m.headers.forEach((name, value) => {
+    if (name === 'Content-Length') return;
     parts.push(`${name}: ${/[\r\n]/.test(value) ? value.replace(/\r\n|[\r\n]/g, ' ') : value}`);
-  }
+  });
   parts.push(`Content-Length: ${m.body.length}`, '', '');
   const head = Buffer.from(parts.join('\r\n'), 'utf8');
   return m.body.length === 0 ? head : Buffer.concat([head, m.body], head.length + m.body.length);

@@ -6,64 +6,119 @@
 
 export type SipMethod = string; // INVITE, ACK, BYE, CANCEL, REGISTER, OPTIONS, PUBLISH, MESSAGE, NOTIFY, … or extension
 
-/** Ordered header fields. One entry per header field line; comma-joined values stay in one entry. */
+/**
+ * Ordered header fields. One field per header field line; comma-joined values stay in one field.
+ *
+ * The fields are kept in one flat array, name and value side by side: a message's header section is
+ * one array and its strings. A pair array per field would cost two more objects (64 bytes) per field,
+ * and transactions keep their messages' skeletons for up to 64*T1 (§17), so every call would hold
+ * them that long.
+ */
 export class SipHeaders {
-  readonly entries: [name: string, value: string][] = [];
+  /** [name0, value0, name1, value1, …], names canonical ({@link canonicalHeaderName}). */
+  private readonly fields: string[] = [];
 
-  constructor(entries: Iterable<[string, string]> = []) {
+  constructor(entries: Iterable<readonly [string, string]> = []) {
     for (const [n, v] of entries) this.add(n, v);
+  }
+
+  /** The number of header fields. */
+  get size(): number {
+    return this.fields.length >> 1;
+  }
+
+  /** The fields in order as [name, value] pairs: a copy, built at each read (change fields with the methods). */
+  get entries(): [name: string, value: string][] {
+    const out: [string, string][] = [];
+    this.forEach((n, v) => {
+      out.push([n, v]);
+    });
+    return out;
+  }
+
+  /** Calls `fn` for each field in order. */
+  forEach(fn: (name: string, value: string) => void): void {
+    const f = this.fields;
+    for (let i = 0; i < f.length; i += 2) fn(f[i] as string, f[i + 1] as string);
+  }
+
+  /** Index in `fields` of the first field named `n` (canonical), or -1. */
+  private indexOf(n: string): number {
+    const f = this.fields;
+    for (let i = 0; i < f.length; i += 2) if (f[i] === n) return i;
+    return -1;
   }
 
   /** Appends a header field (name canonicalized). */
   add(name: string, value: string): this {
-    this.entries.push([canonicalHeaderName(name), value]);
+    this.fields.push(canonicalHeaderName(name), value);
     return this;
   }
 
   /** Replaces every field of that name with one field (appended where the first one stood). */
   set(name: string, value: string): this {
     const n = canonicalHeaderName(name);
-    const i = this.entries.findIndex(([k]) => k === n);
+    const i = this.indexOf(n);
     this.remove(n);
-    if (i < 0) this.entries.push([n, value]);
-    else this.entries.splice(i, 0, [n, value]);
+    if (i < 0) this.fields.push(n, value);
+    else this.fields.splice(i, 0, n, value);
     return this;
   }
 
   /** Puts a field first among fields of that name (e.g. a new top Via), or first overall if none. */
   prepend(name: string, value: string): this {
     const n = canonicalHeaderName(name);
-    const i = this.entries.findIndex(([k]) => k === n);
-    this.entries.splice(Math.max(i, 0), 0, [n, value]);
+    this.fields.splice(Math.max(this.indexOf(n), 0), 0, n, value);
     return this;
+  }
+
+  /** Rewrites the value of the first field of that name, where it stands; false when there is none. */
+  replaceFirst(name: string, value: string): boolean {
+    const i = this.indexOf(canonicalHeaderName(name));
+    if (i < 0) return false;
+    this.fields[i + 1] = value;
+    return true;
   }
 
   remove(name: string): this {
     const n = canonicalHeaderName(name);
-    for (let i = this.entries.length - 1; i >= 0; i--)
-      if (this.entries[i]?.[0] === n) this.entries.splice(i, 1);
+    const f = this.fields;
+    for (let i = f.length - 2; i >= 0; i -= 2) if (f[i] === n) f.splice(i, 2);
     return this;
   }
 
   has(name: string): boolean {
-    const n = canonicalHeaderName(name);
-    return this.entries.some(([k]) => k === n);
+    return this.indexOf(canonicalHeaderName(name)) >= 0;
   }
 
   /** The first field's raw value. */
   get(name: string): string | undefined {
-    const n = canonicalHeaderName(name);
-    return this.entries.find(([k]) => k === n)?.[1];
+    const i = this.indexOf(canonicalHeaderName(name));
+    return i < 0 ? undefined : this.fields[i + 1];
   }
 
   /** Every field's raw value, in order (NOT split at commas; see splitHeaderValues). */
   getAll(name: string): string[] {
     const n = canonicalHeaderName(name);
-    return this.entries.filter(([k]) => k === n).map(([, v]) => v);
+    const f = this.fields;
+    const out: string[] = [];
+    for (let i = 0; i < f.length; i += 2) if (f[i] === n) out.push(f[i + 1] as string);
+    return out;
+  }
+
+  /** A copy holding only the fields whose name is in `names` (canonical names), in order. */
+  pick(names: ReadonlySet<string>): SipHeaders {
+    const out = new SipHeaders();
+    const f = this.fields;
+    for (let i = 0; i < f.length; i += 2)
+      if (names.has(f[i] as string)) out.fields.push(f[i] as string, f[i + 1] as string);
+    return out;
   }
 
   clone(): SipHeaders {
-    return new SipHeaders(this.entries.map(([n, v]) => [n, v] as [string, string]));
+    const out = new SipHeaders();
+    out.fields.push(...this.fields);
+    return out;
   }
 }
 

@@ -164,7 +164,9 @@ export const validateRequestHeaders = (m: SipRequest): string | undefined => {
   for (const n of ['To', 'From', 'CSeq', 'Call-ID', 'Via'])
     if (!m.headers.has(n)) return `Missing ${n} header field`;
   const counts = new Map<string, number>();
-  for (const [n] of m.headers.entries) counts.set(n, (counts.get(n) ?? 0) + 1);
+  m.headers.forEach((n) => {
+    counts.set(n, (counts.get(n) ?? 0) + 1);
+  });
   for (const n of SINGLE_VALUED) if ((counts.get(n) ?? 0) > 1) return `Multiple ${n} header fields`;
   return undefined;
 };

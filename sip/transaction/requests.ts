@@ -21,7 +21,7 @@ const topViaValue = (req: SipRequest): string => {
 };
 
 const copyRoutes = (from: SipRequest, to: SipHeaders): void => {
-  for (const [n, v] of from.headers.entries) if (n === 'Route') to.add('Route', v);
+  for (const v of from.headers.getAll('Route')) to.add('Route', v);
 };
 
 /**
@@ -89,8 +89,8 @@ const SKELETON_FIELDS: ReadonlySet<string> = new Set(['Via', 'From', 'To', 'Call
  * RFC 6026 §7.1, §8.4); keeping the whole INVITE, its body and every other field that long would hold
  * 32 s of every call's messages in memory for nothing.
  */
-export const skeletonOf = <M extends SipMessage>(m: M): M => {
-  const headers = new SipHeaders();
-  for (const [n, v] of m.headers.entries) if (SKELETON_FIELDS.has(n)) headers.add(n, v);
-  return { ...m, headers, body: EMPTY_BODY };
-};
+export const skeletonOf = <M extends SipMessage>(m: M): M => ({
+  ...m,
+  headers: m.headers.pick(SKELETON_FIELDS),
+  body: EMPTY_BODY,
+});

@@ -109,9 +109,9 @@ const transportOf = (via: Via): TransportName | undefined => {
  * Returns false (and leaves the request untouched) when there is no parseable Via.
  */
 export const stampReceived = (request: SipRequest, source: Pick<Endpoint, 'address' | 'port'>): boolean => {
-  const entry = request.headers.entries.find(([n]) => n === 'Via');
-  if (entry === undefined) return false;
-  const values = splitHeaderValues(entry[1]);
+  const top = request.headers.get('Via');
+  if (top === undefined) return false;
+  const values = splitHeaderValues(top);
   const first = values[0];
   if (first === undefined) return false;
   let via: Via | undefined;
@@ -134,7 +134,7 @@ export const stampReceived = (request: SipRequest, source: Pick<Endpoint, 'addre
     setParam('received', receivedValue(src));
   }
   if (hasRport) setParam('rport', String(source.port));
-  if (changed) entry[1] = [formatVia(via), ...values.slice(1)].join(', ');
+  if (changed) request.headers.replaceFirst('Via', [formatVia(via), ...values.slice(1)].join(', '));
   return true;
 };
 
