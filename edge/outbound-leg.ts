@@ -9,14 +9,21 @@ import { EMPTY_BODY, SipHeaders, type SipRequest, type SipResponse } from '../si
 import type { Endpoint } from '../sip/transport/types.ts';
 import { endpointOfUri } from './contact-endpoint.ts';
 
+/**
+ * What an outgoing INVITE's client transaction reports, passed to `sendInvite` by the leg or relayed
+ * call itself: methods, so an INVITE in flight (or waiting out Timer M, RFC 6026 §8.4) costs no
+ * closures of its own.
+ */
+export interface InviteEvents {
+  inviteResponse(r: SipResponse): void;
+  inviteTimeout(): void;
+  inviteError(e: Error): void;
+}
+
 export interface OutboundLegIo {
   contact(transport: Endpoint['transport']): string;
   via(transport: Endpoint['transport']): { value: string; branch: string };
-  sendInvite(
-    req: SipRequest,
-    to: Endpoint,
-    on: { response(r: SipResponse): void; timeout(): void; error(e: Error): void },
-  ): { cancel(): void };
+  sendInvite(req: SipRequest, to: Endpoint, on: InviteEvents): { cancel(): void };
   sendRequest(req: SipRequest, to: Endpoint, onFinal?: (status: number) => void): void;
   sendAck(req: SipRequest, to: Endpoint): void;
 }
@@ -51,7 +58,7 @@ export interface OutboundLegOptions {
  * 2xx through its INVITE transaction (RFC 6026 Accepted state, which passes 2xx retransmissions to
  * it), so whatever it holds is held that long for every member of every call.
  */
-export class OutboundLeg {
+export class OutboundLeg implements InviteEvents {
   readonly callId = `${randomBytes(12).toString('hex')}@edge`;
   readonly fromTag = randomBytes(6).toString('hex');
   state: 'calling' | 'early' | 'confirmed' | 'failed' | 'ended' = 'calling';
@@ -100,11 +107,17 @@ export class OutboundLeg {
       headers,
       body: opts.body?.data ?? EMPTY_BODY,
     };
-    this.pending = io.sendInvite(invite, opts.destination, {
-      response: (r) => this.onResponse(r),
-      timeout: () => this.fail({ status: 408, reason: 'Request Timeout' }),
-      error: (e) => this.fail({ status: 503, reason: `Service Unavailable (${e.message})` }),
-    });
+    this.pending = io.sendInvite(invite, opts.destination, this);
+  }
+
+  /** @internal The INVITE transaction timed out (Timer B, §17.1.1.2). */
+  inviteTimeout(): void {
+    this.fail({ status: 408, reason: 'Request Timeout' });
+  }
+
+  /** @internal The INVITE could not be sent (§17.1.4). */
+  inviteError(e: Error): void {
+    this.fail({ status: 503, reason: `Service Unavailable (${e.message})` });
   }
 
   get sipCallId(): string {
@@ -134,7 +147,8 @@ export class OutboundLeg {
     onEnded?.();
   }
 
-  private onResponse(r: SipResponse): void {
+  /** @internal A response to the INVITE (every 2xx, retransmissions included, RFC 6026 §8.4). */
+  inviteResponse(r: SipResponse): void {
     if (r.status < 200) {
       if (r.status > 100 && this.state === 'calling') this.state = 'early';
       if (r.status > 100) this.onProvisional?.(r.status);
