@@ -16,7 +16,7 @@ export type SipMethod = string; // INVITE, ACK, BYE, CANCEL, REGISTER, OPTIONS, 
  */
 export class SipHeaders {
   /** [name0, value0, name1, value1, …], names canonical ({@link canonicalHeaderName}). */
-  private readonly fields: string[] = [];
+  private fields: string[] = [];
 
   constructor(entries: Iterable<readonly [string, string]> = []) {
     for (const [n, v] of entries) this.add(n, v);
@@ -106,12 +106,18 @@ export class SipHeaders {
     return out;
   }
 
-  /** A copy holding only the fields whose name is in `names` (canonical names), in order. */
+  /**
+   * A copy holding only the fields whose name is in `names` (canonical names), in order. Its array
+   * is exactly as long as its fields (one grown by pushes has room for up to 17 strings): picked
+   * copies are the skeletons transactions keep through their last timer.
+   */
   pick(names: ReadonlySet<string>): SipHeaders {
-    const out = new SipHeaders();
+    const picked: string[] = [];
     const f = this.fields;
     for (let i = 0; i < f.length; i += 2)
-      if (names.has(f[i] as string)) out.fields.push(f[i] as string, f[i + 1] as string);
+      if (names.has(f[i] as string)) picked.push(f[i] as string, f[i + 1] as string);
+    const out = new SipHeaders();
+    out.fields = picked.slice();
     return out;
   }
 
