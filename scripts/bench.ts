@@ -80,6 +80,9 @@ const USAGE = `usage: npm run bench -- [options]
   --sizes 10,100,1000    group sizes N (members invited per call)
   --rates 1,5,20         call rates, calls per second
   --duration 20          seconds of calls per size and rate
+  --warmup 0             seconds of calls at the step's rate before each step of ours, not measured
+                         (its calls are reported apart); with 60 s or more the RSS slope is fitted to
+                         the whole step, which then starts in the steady state
   --quick                N=10, 1 call/s, 5 s (a smoke run)
   --commencement all     the caller's 200 waits for all N members (default) or the first (first)
   --only ours|kamailio   run one side only (kamailio implies --with-baseline)
@@ -114,6 +117,7 @@ const parsed = (() => {
         sizes: { type: 'string' },
         rates: { type: 'string' },
         duration: { type: 'string' },
+        warmup: { type: 'string' },
         quick: { type: 'boolean' },
         commencement: { type: 'string' },
         'no-save': { type: 'boolean' },
@@ -149,6 +153,7 @@ const opts = {
   sizes: numbers(parsed.sizes ?? (quick ? '10' : '10,100,1000'), '--sizes').map(Math.round),
   rates: numbers(parsed.rates ?? (quick ? '1' : '1,5,20'), '--rates'),
   durationS: Number(parsed.duration ?? (quick ? 5 : 20)),
+  warmupS: Number(parsed.warmup ?? 0),
   commencement: (parsed.commencement ?? 'all') as 'all' | 'first',
   save: !(parsed['no-save'] ?? false),
   profile: parsed.profile ?? false,
@@ -165,6 +170,7 @@ const opts = {
 if (opts.sizes.some((n) => n < 2))
   throw new Error('--sizes: each N must be at least 2 (one member per system)');
 if (!(opts.durationS > 0 && opts.durationS <= 600)) throw new Error('--duration must be in 1..600');
+if (!(opts.warmupS >= 0 && opts.warmupS <= 600)) throw new Error('--warmup must be in 0..600');
 if (opts.commencement !== 'all' && opts.commencement !== 'first')
   throw new Error('--commencement: all or first');
 
@@ -279,9 +285,15 @@ const poolIssues = (p0: PoolStats, p1: PoolStats): { poolIssues?: string } => {
   };
 };
 
-/** RSS growth over the second half of a step's samples (one a second), MiB per minute (least squares). */
-const rssSlope = (samples: number[]): number => {
-  const ys = samples.slice(Math.floor(samples.length / 2)).map(mib);
+/**
+ * A step whose warm-up filled the systems' 60-s windows (leg records, call passes, finished executions)
+ * starts in the steady state: its RSS slope is fitted to all of it. Otherwise to its second half.
+ */
+const STEADY_WARMUP_S = 60;
+
+/** RSS growth over a step's samples (one a second; all, or the second half), MiB per minute (least squares). */
+const rssSlope = (samples: number[], whole: boolean): number => {
+  const ys = samples.slice(whole ? 0 : Math.floor(samples.length / 2)).map(mib);
   if (ys.length < 5) return Number.NaN;
   const mx = (ys.length - 1) / 2;
   const my = ys.reduce((a, b) => a + b, 0) / ys.length;
@@ -316,12 +328,17 @@ const memoryLines = (r: StepResult): string[] => {
 /** The RSS figures of a step from its samples (bytes, one a second): start, end, slope, the samples. */
 const rssFigures = (
   samples: number[],
-): Pick<StepResult, 'rssStartMiB' | 'rssEndMiB' | 'rssSlopeMiBPerMin' | 'rssSamplesMiB'> => ({
-  rssStartMiB: mib(samples[0] ?? Number.NaN),
-  rssEndMiB: mib(samples[samples.length - 1] ?? Number.NaN),
-  rssSlopeMiBPerMin: rssSlope(samples),
-  rssSamplesMiB: samples.map((b) => Math.round(mib(b) * 10) / 10),
-});
+  warmupS: number,
+): Pick<StepResult, 'rssStartMiB' | 'rssEndMiB' | 'rssSlopeMiBPerMin' | 'rssSlopeOver' | 'rssSamplesMiB'> => {
+  const whole = warmupS >= STEADY_WARMUP_S;
+  return {
+    rssStartMiB: mib(samples[0] ?? Number.NaN),
+    rssEndMiB: mib(samples[samples.length - 1] ?? Number.NaN),
+    rssSlopeMiBPerMin: rssSlope(samples, whole),
+    rssSlopeOver: whole ? 'whole step' : 'second half',
+    rssSamplesMiB: samples.map((b) => Math.round(mib(b) * 10) / 10),
+  };
+};
 
 /**
  * Runs `task` every `ms`, one run after the other (a slow run delays the next, never overlaps it);
@@ -363,7 +380,7 @@ const printStep = (r: StepResult) => {
       `${fmt(r.setupMs.p99)}/${fmt(r.setupMs.max)} ms` +
       (r.firstMemberMs ? `, first member p50 ${fmt(r.firstMemberMs.p50)} ms` : '') +
       `, ${fmt(r.legsPerS)} legs/s (${r.memberInvites}/${r.expectedLegs} INVITEs reached the members), CPU ${fmt(r.cpuPerCallS, 3)} s/call, RSS ${fmt(r.rssStartMiB)}→${fmt(r.rssEndMiB)} MiB ` +
-      `(peak ${fmt(r.peakRssMiB)}${Number.isFinite(r.rssSlopeMiBPerMin) ? `, ${fmt(r.rssSlopeMiBPerMin, 1)} MiB/min over the second half` : ''}` +
+      `(peak ${fmt(r.peakRssMiB)}${Number.isFinite(r.rssSlopeMiBPerMin) ? `, ${fmt(r.rssSlopeMiBPerMin, 1)} MiB/min over the ${r.rssSlopeOver}` : ''}` +
       `${r.heapAfterGcMiB !== undefined ? `; heap after a full GC ${fmt(r.heapAfterGcMiB)} MiB, external ${fmt(r.externalAfterGcMiB ?? Number.NaN)} MiB` : ''}` +
       `${r.tableRssMiB ? `; tables' processes ${fmt(r.tableRssMiB.start)}→${fmt(r.tableRssMiB.end)} MiB` : ''}), ` +
       `pool CPU ${fmt(r.poolCpuS, 1)} s [${elapsed()}]`,
@@ -418,12 +435,31 @@ const waitIdle = async (server: SystemsGroup, maxMs = 40_000): Promise<void> => 
   }
 };
 
+/**
+ * Calls at the step's rate for --warmup seconds before the step, not measured: the step then starts
+ * with the systems' windows full, as in service. The step follows at once (no wait for idle), so the
+ * warm-up's calls are still ending as it starts, as the calls before any minute of service are.
+ */
+const warmUp = async (
+  c: OursContext,
+  size: BenchPlan['sizes'][number],
+  rate: number,
+): Promise<NonNullable<StepResult['warmup']>> => {
+  await c.caller.register();
+  const run = await c.caller.run(size.tgi, rate, opts.warmupS);
+  const calls = run.records.length;
+  const ok = run.records.filter((r) => r.ok).length;
+  log(`  warm-up N=${size.n} ${rate}/s: ${ok}/${calls} ok in ${opts.warmupS} s (not measured)`);
+  return { seconds: opts.warmupS, calls, ok };
+};
+
 const stepOurs = async (
   c: OursContext,
   size: BenchPlan['sizes'][number],
   rate: number,
 ): Promise<StepResult> => {
   await waitIdle(c.server);
+  const warmup = opts.warmupS > 0 ? await warmUp(c, size, rate) : undefined;
   await c.server.executions(); // drop the traces of earlier calls
   await c.caller.register(); // a fresh nonce for the step's INVITEs
   const s0 = await c.server.snapshot();
@@ -491,7 +527,8 @@ const stepOurs = async (
     offeredS: run.offeredS,
     wallS,
     ...figures,
-    ...rssFigures(rssSamples),
+    ...rssFigures(rssSamples, warmup?.seconds ?? 0),
+    ...(warmup ? { warmup } : {}),
     memoryTrace,
     heapAfterGcMiB: mib(heap.heapUsed),
     externalAfterGcMiB: mib(heap.external),
@@ -723,7 +760,7 @@ const runBaseline = async (plan: BenchPlan, pool: IpcPeer): Promise<void> => {
           firstMemberMs: distribution(
             run.records.filter((x) => x.ok).map((x) => x.firstRingMs ?? Number.NaN),
           ),
-          ...rssFigures(samples),
+          ...rssFigures(samples, 0),
           peakRssMiB: mib(Math.max(...samples)),
           poolCpuS: (p1.cpuUs - p0.cpuUs) / 1e6,
           ...poolIssues(p0, p1),
