@@ -47,7 +47,7 @@ export interface StepResult {
   /** RSS growth over the step (see rssSlopeOver), MiB per minute. */
   rssSlopeMiBPerMin: number;
   /** What the slope is fitted to: the whole step after a warm-up of 60 s or more, else its second half. */
-  rssSlopeOver?: 'whole step' | 'second half';
+  rssSlopeOver: 'whole step' | 'second half';
   /** Ours with --warmup: the unmeasured calls at the step's rate just before it. */
   warmup?: { seconds: number; calls: number; ok: number };
   /** The RSS the slope is fitted to: one sample a second during the step, MiB (JSON only). */
@@ -390,7 +390,7 @@ export const goals = (results: StepResult[]): Goal[] => {
           : long
               .map(
                 (r) =>
-                  `N=${r.n} ${r.rate}/s: ${fmt(r.rssSlopeMiBPerMin, 1)} MiB/min over the ${r.rssSlopeOver ?? 'second half'}` +
+                  `N=${r.n} ${r.rate}/s: ${fmt(r.rssSlopeMiBPerMin, 1)} MiB/min over the ${r.rssSlopeOver}` +
                   (r.warmup
                     ? ` after a ${r.warmup.seconds}-s warm-up (${r.warmup.ok}/${r.warmup.calls} ok)`
                     : ''),

@@ -123,7 +123,7 @@ export class SipHeaders {
 
   clone(): SipHeaders {
     const out = new SipHeaders();
-    out.fields.push(...this.fields);
+    out.fields = this.fields.slice();
     return out;
   }
 }
