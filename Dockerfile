@@ -28,4 +28,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HEALTH_PORT || 8062) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 STOPSIGNAL SIGTERM
 # The flags are EDGE_NODE_FLAGS of lib/edge-config.ts (a test keeps them equal).
-CMD ["node", "--enable-source-maps", "--max-semi-space-size=32", "edge.mjs"]
+CMD ["node", "--enable-source-maps", "--max-semi-space-size=32", "--heap-growing-percent=10", "edge.mjs"]

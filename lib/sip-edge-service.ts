@@ -259,8 +259,11 @@ export class SipEdgeService extends Construct {
         [EDGE_ENV.advertisedHost]: this.loadBalancer.loadBalancerDnsName,
         [EDGE_ENV.metricsEndpoint]: EMF_AGENT_ENDPOINT,
         [EDGE_ENV.metricsLogGroup]: this.metricsLogGroup.logGroupName,
-        NODE_OPTIONS: EDGE_NODE_FLAGS.join(' '),
       },
+      // The image's CMD, spelled out: the flags go on the command line, not in NODE_OPTIONS, which
+      // Node.js limits to a few V8 flags (--heap-growing-percent is not one of them) and which the
+      // health check's own `node` would also read.
+      command: ['node', ...EDGE_NODE_FLAGS, 'edge.mjs'],
       portMappings: [
         { containerPort: SIP_PORT, protocol: EcsProtocol.UDP, name: 'sip-udp' },
         { containerPort: SIP_PORT, protocol: EcsProtocol.TCP, name: 'sip-tcp' },

@@ -3,6 +3,7 @@
  * service from the repository's Dockerfile, the Network Load Balancer (TCP_UDP 5060, TLS 5061 with a
  * certificate), HTTP health checks, Cloud Map name of the control API, security groups, autoscaling.
  */
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CfnElement } from 'aws-cdk-lib';
@@ -151,14 +152,25 @@ describe('SIP edge service', () => {
       [EDGE_ENV.apiAuth]: 'iam',
       [EDGE_ENV.controlTokenArn]: { Ref: id(stack.edgeControlToken) },
       [EDGE_ENV.metricsEndpoint]: 'udp://127.0.0.1:25888',
-      NODE_OPTIONS: EDGE_NODE_FLAGS.join(' '),
     });
+    // The flags are on the command line: in NODE_OPTIONS, Node.js would refuse --heap-growing-percent.
+    expect(env.NODE_OPTIONS).toBeUndefined();
+    expect(edge.Command).toEqual(['node', ...EDGE_NODE_FLAGS, 'edge.mjs']);
     // The image's own command runs with the same flags (the container is also run without the task).
     const cmd = /^CMD (\[.*\])$/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1];
     expect(JSON.parse(cmd ?? '[]')).toEqual(['node', ...EDGE_NODE_FLAGS, 'edge.mjs']);
     expect(JSON.stringify(env[EDGE_ENV.apiUrl])).toContain('execute-api');
     expect(env[EDGE_ENV.controlToken]).toBeUndefined();
     expect(JSON.stringify(containers[1])).toContain('metrics_collected');
+  });
+
+  it('runs Node.js with flags it accepts (an unknown or misspelt V8 flag stops it: "bad option")', () => {
+    const run = spawnSync(process.execPath, [...EDGE_NODE_FLAGS, '-e', 'process.exit(0)'], {
+      env: { PATH: process.env.PATH },
+      encoding: 'utf8',
+    });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
   });
 
   it('builds the image from the repository root Dockerfile for linux/arm64, staged without node_modules', () => {
