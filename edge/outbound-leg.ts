@@ -216,6 +216,8 @@ export class OutboundLeg implements InviteEvents {
   /** BYE in a confirmed dialog (§15.1.1). */
   bye(onFinal?: (status: number) => void): boolean {
     if (this.state !== 'confirmed') return false;
+    // Ended before the BYE goes: should its transaction report at once (onFinal on a transport error),
+    // the dialog is already over. ended() below then lets the leg go.
     this.state = 'ended';
     this.sendInDialog('BYE', onFinal);
     this.ended();
