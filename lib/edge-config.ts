@@ -22,10 +22,11 @@ export const SIP_TLS_PORT = 5061;
  *   0.176 CPU-s a call instead of 0.197, with setup p95 189 ms instead of 256, for about 60 MiB more RSS.
  * - `--heap-growing-percent=10`: after each full GC, V8 lets the old generation grow 10 % over what
  *   survived before the next one (by default it picks a factor of up to 4 from its GC and mutator
- *   speeds). The edge's live heap is flat (every transaction ends by Timer K, D or M), so this keeps its
- *   RSS flat too: after a 2-minute warm-up at N = 100 and 5 calls/s, 5-minute runs grew 0.1 and
- *   0.8 MiB/min with it, 5.5 without it and 4.6 with 25 %. It costs CPU: 0.180–0.190 CPU-s a call
- *   instead of 0.159, setup p95 184–193 ms instead of 148 (decision 0017, second addendum).
+ *   speeds). The edge's live heap is flat (every transaction ends when its timers run out, §17), so this
+ *   keeps its RSS flat too: after a 2-minute warm-up at N = 100 and 5 calls/s, 5-minute runs grew 0.1,
+ *   0.8 and 1.4 MiB/min with it (0.6 over 10 minutes), 5.5 without it and 4.6 with 25 %. It costs CPU:
+ *   0.180–0.193 CPU-s a call instead of 0.159, setup p95 184–197 ms instead of 148 (decision 0017,
+ *   second and third addenda).
  */
 export const EDGE_NODE_FLAGS: readonly string[] = [
   '--enable-source-maps',
