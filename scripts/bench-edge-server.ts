@@ -18,22 +18,14 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import type { FunctionsClient } from '../edge/functions-client.ts';
 import { startSipEdge } from '../edge/sip-edge.ts';
+import { sdp } from '../test/support/sdp.ts';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
 };
 
-const SDP = [
-  'v=0',
-  'o=edge 1 1 IN IP4 127.0.0.1',
-  's=-',
-  'c=IN IP4 127.0.0.1',
-  't=0 0',
-  'm=audio 40000 RTP/AVP 0',
-  'a=rtpmap:0 PCMU/8000',
-  '',
-].join('\r\n');
+const SDP = sdp('edge', 40000);
 
 const notUsed = (what: string) => () => Promise.reject(new Error(`${what} is not used by the benchmark`));
 

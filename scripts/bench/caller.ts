@@ -16,21 +16,17 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { serializeAffiliationPidf } from '#core/affiliation-pidf.ts';
+import {
+  answerDigestChallenge,
+  type DigestChallenge,
+  parseDigestChallenge,
+} from '../../sip/auth/digest-client.ts';
 import { parseNameAddr } from '../../sip/message/accessors.ts';
 import { parseMessage } from '../../sip/message/parser.ts';
 import type { SipRequest, SipResponse } from '../../sip/message/types.ts';
 import { buildAckForFailure } from '../../sip/transaction/requests.ts';
 import { HOST, preciseNow, sleep } from './common.ts';
-import {
-  buildRequest,
-  bytesOf,
-  type Challenge,
-  challengeOf,
-  digestAuthorization,
-  peek,
-  rand,
-  sdp,
-} from './sip-lite.ts';
+import { buildRequest, bytesOf, peek, rand, sdp } from './sip-lite.ts';
 
 export interface CallRecord {
   sipCallId: string;
@@ -75,7 +71,7 @@ const CALL_TIMEOUT_MS = 45_000;
 export class Caller {
   private socket!: Socket;
   private port = 0;
-  private challenge: Challenge | undefined;
+  private challenge: DigestChallenge | undefined;
   private readonly live = new Map<string, LiveCall>();
   private readonly pendingNonInvite = new Map<string, (r: SipResponse) => void>();
   constructor(private readonly o: CallerOptions) {}
@@ -150,11 +146,11 @@ export class Caller {
     let res = await this.transact(reg(1));
     const offer = res.headers.get('WWW-Authenticate');
     if (res.status === 401 && offer && this.o.password !== undefined) {
-      this.challenge = challengeOf(offer);
+      this.challenge = parseDigestChallenge(offer);
       res = await this.transact(
         reg(
           2,
-          digestAuthorization(this.challenge, {
+          answerDigestChallenge(this.challenge, {
             username: this.o.user,
             password: this.o.password,
             method: 'REGISTER',
@@ -186,7 +182,7 @@ export class Caller {
             ? ([
                 [
                   'Authorization',
-                  digestAuthorization(this.challenge, {
+                  answerDigestChallenge(this.challenge, {
                     username: this.o.user,
                     password: this.o.password,
                     method: 'PUBLISH',
@@ -218,7 +214,7 @@ export class Caller {
           ? [
               [
                 'Proxy-Authorization',
-                digestAuthorization(this.challenge, {
+                answerDigestChallenge(this.challenge, {
                   username: this.o.user,
                   password: this.o.password,
                   method: 'INVITE',
@@ -328,7 +324,7 @@ export class Caller {
         const offer = res.headers.get('Proxy-Authenticate');
         if (offer) {
           live.record.challenged = true;
-          this.challenge = challengeOf(offer);
+          this.challenge = parseDigestChallenge(offer);
           const from = live.invite.headers.get('From') ?? '';
           const fromTag = /;tag=([^;]+)/.exec(from)?.[1] ?? rand();
           live.invite = this.inviteFor(live.invite.uri, live.record.sipCallId, 2, fromTag);

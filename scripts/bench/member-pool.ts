@@ -18,20 +18,17 @@
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { serializeAffiliationPidf } from '#core/affiliation-pidf.ts';
+import {
+  answerDigestChallenge,
+  type DigestChallenge,
+  parseDigestChallenge,
+} from '../../sip/auth/digest-client.ts';
 import { createResponse } from '../../sip/message/accessors.ts';
 import { parseMessage } from '../../sip/message/parser.ts';
 import { serializeMessage } from '../../sip/message/serializer.ts';
 import type { SipRequest, SipResponse } from '../../sip/message/types.ts';
 import { HOST, serveIpc } from './common.ts';
-import {
-  buildRequest,
-  bytesOf,
-  type Challenge,
-  challengeOf,
-  digestAuthorization,
-  rand,
-  sdp,
-} from './sip-lite.ts';
+import { buildRequest, bytesOf, rand, sdp } from './sip-lite.ts';
 
 export type AnswerMode = 'ok' | 'ring-busy';
 
@@ -287,12 +284,17 @@ const registerOne = async (item: RegistrationItem): Promise<void> => {
       ],
     });
   let res = await transact(socket, register(), item.registrar);
-  let challenge: Challenge | undefined;
+  let challenge: DigestChallenge | undefined;
   const answer = (r: SipResponse, method: string, uri: string): string | undefined => {
     const offer = r.headers.get('WWW-Authenticate');
     if (r.status !== 401 || !offer || item.password === undefined) return undefined;
-    challenge = challengeOf(offer);
-    return digestAuthorization(challenge, { username: item.aor.user, password: item.password, method, uri });
+    challenge = parseDigestChallenge(offer);
+    return answerDigestChallenge(challenge, {
+      username: item.aor.user,
+      password: item.password,
+      method,
+      uri,
+    });
   };
   const auth = answer(res, 'REGISTER', `sip:${item.aor.domain}`);
   if (auth) res = await transact(socket, register(auth), item.registrar);
@@ -325,7 +327,7 @@ const registerOne = async (item: RegistrationItem): Promise<void> => {
     });
   const pre =
     challenge && item.password !== undefined
-      ? digestAuthorization(challenge, {
+      ? answerDigestChallenge(challenge, {
           username: item.aor.user,
           password: item.password,
           method: 'PUBLISH',

@@ -2,7 +2,7 @@
  * A small SIP user agent for end-to-end tests against the edge, on our own stack: the transport
  * layer (UDP and TCP on 127.0.0.1, one ephemeral port), the message parser/serializer, the ACK and
  * CANCEL builders of sip/transaction/requests.ts, and digest answers computed with
- * sip/auth/digest.ts. No transaction layer: a request is sent once (loopback does not lose
+ * sip/auth/digest-client.ts. No transaction layer: a request is sent once (loopback does not lose
  * datagrams) and its responses are matched to it by Call-ID + CSeq.
  *
  * - Caller: build REGISTER / PUBLISH / INVITE / OPTIONS / any method, send it, answer one 401/407
@@ -16,95 +16,25 @@
  * reaches the inbox, built from its status line and readable header fields, and is listed in
  * `unparseable`.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { serializeAffiliationPidf } from '#core/affiliation-pidf.ts';
-import { type DigestAlgorithm, type DigestCredentials, expectedResponse } from '../../sip/auth/digest.ts';
+import type { DigestAlgorithm } from '../../sip/auth/digest.ts';
+import {
+  answerDigestChallenge,
+  type DigestAnswer,
+  parseDigestChallenge,
+  parseDigestChallengeParams,
+} from '../../sip/auth/digest-client.ts';
 import { callIdOf, createResponse, cseqOf, parseNameAddr } from '../../sip/message/accessors.ts';
 import { parseMessage } from '../../sip/message/parser.ts';
 import { SipHeaders, type SipMessage, type SipRequest, type SipResponse } from '../../sip/message/types.ts';
 import { buildAckForFailure, buildCancel } from '../../sip/transaction/requests.ts';
 import { createTransportLayer, type TransportLayer } from '../../sip/transport/transport-layer.ts';
 import type { Endpoint, InboundMessage, TransportName } from '../../sip/transport/types.ts';
+import { sdp } from './sdp.ts';
 
 const rand = (bytes = 6) => randomBytes(bytes).toString('hex');
-
-/** A minimal SDP offer/answer (RFC 4566) for one audio stream on loopback. */
-export const sdp = (user: string, port = 49170): string =>
-  [
-    'v=0',
-    `o=${user} 1 1 IN IP4 127.0.0.1`,
-    's=-',
-    'c=IN IP4 127.0.0.1',
-    't=0 0',
-    `m=audio ${port} RTP/AVP 0`,
-    'a=rtpmap:0 PCMU/8000',
-    '',
-  ].join('\r\n');
-
-// ------------------------------------------------------------------------------------------------
-// Digest (RFC 7616 / RFC 8760 as used by RFC 3261 §22.4)
-
-/** The parameters of a `Digest …` challenge (WWW-Authenticate / Proxy-Authenticate), names lower-cased. */
-export const parseChallenge = (value: string): Map<string, string> => {
-  const params = new Map<string, string>();
-  const body = /^\s*Digest\s+(.*)$/is.exec(value)?.[1] ?? '';
-  for (const m of body.matchAll(/([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g)) {
-    params.set((m[1] ?? '').toLowerCase(), m[2] ?? m[3] ?? '');
-  }
-  return params;
-};
-
-export interface DigestAnswer {
-  username: string;
-  password: string;
-  method: string;
-  /** The digest-uri (the Request-URI). */
-  uri: string;
-  /** Answer with another nonce than the challenge's (forged or expired nonce tests). */
-  nonce?: string;
-  nc?: number;
-  cnonce?: string;
-  /** Answer RFC 2069 style, without qop, even when qop=auth was offered. */
-  noQop?: boolean;
-}
-
-/** An Authorization / Proxy-Authorization value answering `challenge` (qop=auth when offered). */
-export const digestAuthorization = (challenge: string, a: DigestAnswer): string => {
-  const c = parseChallenge(challenge);
-  const algorithm = (c.get('algorithm') ?? 'MD5').toUpperCase() as DigestAlgorithm;
-  const realm = c.get('realm') ?? '';
-  const offered = (c.get('qop') ?? '').split(',').some((q) => q.trim() === 'auth');
-  const qop = offered && !a.noQop ? 'auth' : undefined;
-  const creds: DigestCredentials = {
-    username: a.username,
-    realm,
-    nonce: a.nonce ?? c.get('nonce') ?? '',
-    uri: a.uri,
-    response: '',
-    algorithm,
-  };
-  if (qop) {
-    creds.qop = qop;
-    creds.nc = (a.nc ?? 1).toString(16).padStart(8, '0');
-    creds.cnonce = a.cnonce ?? rand();
-  }
-  const ha1 = createHash(algorithm === 'MD5' ? 'md5' : 'sha256')
-    .update(`${a.username}:${realm}:${a.password}`)
-    .digest('hex');
-  const response = expectedResponse(ha1, a.method, creds);
-  const opaque = c.get('opaque');
-  return [
-    `Digest username="${a.username}"`,
-    `realm="${realm}"`,
-    `nonce="${creds.nonce}"`,
-    `uri="${a.uri}"`,
-    `response="${response}"`,
-    `algorithm=${algorithm}`,
-    ...(qop ? [`cnonce="${creds.cnonce}"`, `nc=${creds.nc}`, `qop=${qop}`] : []),
-    ...(opaque !== undefined ? [`opaque="${opaque}"`] : []),
-  ].join(', ');
-};
 
 // ------------------------------------------------------------------------------------------------
 // Exchanges: the responses to one request
@@ -457,7 +387,9 @@ export class SipUa {
     const proxy = challenge.status === 407;
     const offers = challenge.headers.getAll(proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate');
     const offer = o.algorithm
-      ? offers.find((v) => (parseChallenge(v).get('algorithm') ?? 'MD5').toUpperCase() === o.algorithm)
+      ? offers.find(
+          (v) => (parseDigestChallengeParams(v).get('algorithm') ?? 'MD5').toUpperCase() === o.algorithm,
+        )
       : offers[0];
     if (!offer) throw new Error(`no ${o.algorithm ?? ''} challenge in ${summary(challenge)}`);
     const headers = req.headers.clone();
@@ -466,7 +398,7 @@ export class SipUa {
     headers.set('CSeq', `${seq + 1} ${method}`);
     headers.set(
       proxy ? 'Proxy-Authorization' : 'Authorization',
-      digestAuthorization(offer, {
+      answerDigestChallenge(parseDigestChallenge(offer), {
         ...o,
         username: this.opts.user,
         password: o.password ?? this.opts.password ?? '',

@@ -6,9 +6,10 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalSystems } from '#local/systems.ts';
+import { parseDigestChallengeParams as parseChallenge } from '../../../sip/auth/digest-client.ts';
 import { parseNameAddrList, toTag } from '../../../sip/message/accessors.ts';
 import { call, demoConfig, startDemo } from '../../support/local-systems.ts';
-import { parseChallenge, SipUa } from '../../support/sip-ua.ts';
+import { SipUa } from '../../support/sip-ua.ts';
 
 type Bindings = { bindings: { contact: string; expiresAt: number }[] };
 
