@@ -28,6 +28,15 @@ import { buildAckForFailure } from '../../sip/transaction/requests.ts';
 import { HOST, preciseNow, sleep } from './common.ts';
 import { buildRequest, bytesOf, peek, rand, sdp } from './sip-lite.ts';
 
+/** A challenge this caller can answer, or undefined: the 407 then ends the call as it is. */
+const readChallenge = (offer: string | undefined): DigestChallenge | undefined => {
+  try {
+    return offer ? parseDigestChallenge(offer) : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
 export interface CallRecord {
   sipCallId: string;
   /** Epoch ms (precise) of the first INVITE. */
@@ -321,10 +330,10 @@ export class Caller {
       // ACK every non-2xx final, retransmissions too (§17.1.1.3).
       this.send(bytesOf(buildAckForFailure(live.invite, res)));
       if (res.status === 407 && !live.record.challenged && !live.done) {
-        const offer = res.headers.get('Proxy-Authenticate');
-        if (offer) {
+        const challenge = readChallenge(res.headers.get('Proxy-Authenticate'));
+        if (challenge) {
           live.record.challenged = true;
-          this.challenge = parseDigestChallenge(offer);
+          this.challenge = challenge;
           const from = live.invite.headers.get('From') ?? '';
           const fromTag = /;tag=([^;]+)/.exec(from)?.[1] ?? rand();
           live.invite = this.inviteFor(live.invite.uri, live.record.sipCallId, 2, fromTag);
