@@ -11,9 +11,9 @@
 import { randomBytes } from 'node:crypto';
 import { callIdOf, createResponse, cseqOf, parseNameAddr, toTag } from '../sip/message/accessors.ts';
 import { EMPTY_BODY, SipHeaders, type SipRequest, type SipResponse } from '../sip/message/types.ts';
+import type { ClientTransactionHandlers } from '../sip/transaction/client-invite.ts';
 import type { Endpoint } from '../sip/transport/types.ts';
 import { endpointOfUri } from './contact-endpoint.ts';
-import type { InviteEvents } from './outbound-leg.ts';
 
 /**
  * What the edge gives every relayed call: shared by all of them, so a call holds no closures of its own
@@ -24,8 +24,8 @@ export interface CallLegIo {
   contact(transport: Endpoint['transport']): string;
   /** Our Via value (with a new branch) for a new request over the given transport. */
   via(transport: Endpoint['transport']): { value: string; branch: string };
-  /** Sends an INVITE in a client transaction; responses come back through the callbacks. */
-  sendInvite(req: SipRequest, to: Endpoint, on: InviteEvents): { cancel(): void };
+  /** Sends an INVITE in a client transaction that reports to `on`, the call itself (no closures). */
+  sendInvite(req: SipRequest, to: Endpoint, on: ClientTransactionHandlers): { cancel(): void };
   /** Sends a non-INVITE request (BYE) in a client transaction; outcome ignored beyond logging. */
   sendRequest(req: SipRequest, to: Endpoint): void;
   /** Sends an ACK for a 2xx (it is its own transaction-less request, §13.2.2.4). */
@@ -48,7 +48,7 @@ const newCallId = () => `${randomBytes(12).toString('hex')}@edge`;
 
 type State = 'calling' | 'early' | 'confirming' | 'confirmed' | 'ended';
 
-export class B2buaCall implements InviteEvents {
+export class B2buaCall implements ClientTransactionHandlers {
   state: State = 'calling';
   readonly inboundCallId: string;
   readonly outboundCallId = newCallId();
@@ -140,18 +140,13 @@ export class B2buaCall implements InviteEvents {
     this.pendingInvite = this.io.sendInvite(invite, this.outboundDestination, this);
   }
 
-  /** @internal A response to the relayed INVITE (every 2xx, retransmissions included, RFC 6026 §8.4). */
-  inviteResponse(r: SipResponse): void {
-    this.onOutboundResponse(r);
-  }
-
   /** @internal The relayed INVITE timed out (Timer B, §17.1.1.2): the caller gets a 408. */
-  inviteTimeout(): void {
+  onTimeout(): void {
     this.failInbound(408, 'Request Timeout');
   }
 
   /** @internal The relayed INVITE could not be sent (§17.1.4): the caller gets a 503. */
-  inviteError(): void {
+  onTransportError(): void {
     this.failInbound(503, 'Service Unavailable');
   }
 
@@ -176,7 +171,8 @@ export class B2buaCall implements InviteEvents {
     return res;
   }
 
-  private onOutboundResponse(r: SipResponse): void {
+  /** @internal A response to the relayed INVITE (every 2xx, retransmissions included, RFC 6026 §8.4). */
+  onResponse(r: SipResponse): void {
     if (r.status === 100) return;
     if (r.status < 200) {
       if (this.state === 'calling' || this.state === 'early') {

@@ -6,24 +6,18 @@
 import { randomBytes } from 'node:crypto';
 import { parseNameAddr, toTag } from '../sip/message/accessors.ts';
 import { EMPTY_BODY, SipHeaders, type SipRequest, type SipResponse } from '../sip/message/types.ts';
+import type { ClientTransactionHandlers } from '../sip/transaction/client-invite.ts';
 import type { Endpoint } from '../sip/transport/types.ts';
 import { endpointOfUri } from './contact-endpoint.ts';
-
-/**
- * What an outgoing INVITE's client transaction reports, passed to `sendInvite` by the leg or relayed
- * call itself: methods, so an INVITE in flight (or waiting out Timer M, RFC 6026 §8.4) costs no
- * closures of its own.
- */
-export interface InviteEvents {
-  inviteResponse(r: SipResponse): void;
-  inviteTimeout(): void;
-  inviteError(e: Error): void;
-}
 
 export interface OutboundLegIo {
   contact(transport: Endpoint['transport']): string;
   via(transport: Endpoint['transport']): { value: string; branch: string };
-  sendInvite(req: SipRequest, to: Endpoint, on: InviteEvents): { cancel(): void };
+  /**
+   * Sends an INVITE in a client transaction that reports to `on`, the leg itself: its methods, so an
+   * INVITE in flight (or waiting out Timer M, RFC 6026 §8.4) costs no closures or objects of its own.
+   */
+  sendInvite(req: SipRequest, to: Endpoint, on: ClientTransactionHandlers): { cancel(): void };
   sendRequest(req: SipRequest, to: Endpoint, onFinal?: (status: number) => void): void;
   sendAck(req: SipRequest, to: Endpoint): void;
 }
@@ -58,7 +52,7 @@ export interface OutboundLegOptions {
  * 2xx through its INVITE transaction (RFC 6026 Accepted state, which passes 2xx retransmissions to
  * it), so whatever it holds is held that long for every member of every call.
  */
-export class OutboundLeg implements InviteEvents {
+export class OutboundLeg implements ClientTransactionHandlers {
   readonly callId = `${randomBytes(12).toString('hex')}@edge`;
   readonly fromTag = randomBytes(6).toString('hex');
   state: 'calling' | 'early' | 'confirmed' | 'failed' | 'ended' = 'calling';
@@ -111,12 +105,12 @@ export class OutboundLeg implements InviteEvents {
   }
 
   /** @internal The INVITE transaction timed out (Timer B, §17.1.1.2). */
-  inviteTimeout(): void {
+  onTimeout(): void {
     this.fail({ status: 408, reason: 'Request Timeout' });
   }
 
   /** @internal The INVITE could not be sent (§17.1.4). */
-  inviteError(e: Error): void {
+  onTransportError(e: Error): void {
     this.fail({ status: 503, reason: `Service Unavailable (${e.message})` });
   }
 
@@ -148,7 +142,7 @@ export class OutboundLeg implements InviteEvents {
   }
 
   /** @internal A response to the INVITE (every 2xx, retransmissions included, RFC 6026 §8.4). */
-  inviteResponse(r: SipResponse): void {
+  onResponse(r: SipResponse): void {
     if (r.status < 200) {
       if (r.status > 100 && this.state === 'calling') this.state = 'early';
       if (r.status > 100) this.onProvisional?.(r.status);

@@ -11,7 +11,6 @@ import type { DigestAlgorithm } from '../sip/auth/digest.ts';
 import { callIdOf, createResponse, parseNameAddr, toTag } from '../sip/message/accessors.ts';
 import { parseMessage, validateRequestHeaders } from '../sip/message/parser.ts';
 import { EMPTY_BODY, SipHeaders, type SipRequest, type SipResponse } from '../sip/message/types.ts';
-import type { ClientTransactionHandlers } from '../sip/transaction/client-invite.ts';
 import { newBranch, newTag } from '../sip/transaction/random.ts';
 import type { TimerConfig } from '../sip/transaction/timers.ts';
 import { type ServerTransaction, TransactionLayer } from '../sip/transaction/transaction-layer.ts';
@@ -22,12 +21,7 @@ import { endpointOfUri } from './contact-endpoint.ts';
 import { EdgeAuth } from './edge-auth.ts';
 import { type EdgeMetricsOptions, startEdgeMetrics } from './edge-metrics.ts';
 import type { FunctionsClient } from './functions-client.ts';
-import {
-  type InviteEvents,
-  OutboundLeg,
-  type OutboundLegIo,
-  type OutboundLegOptions,
-} from './outbound-leg.ts';
+import { OutboundLeg, type OutboundLegIo, type OutboundLegOptions } from './outbound-leg.ts';
 import { handlePublish } from './presence.ts';
 import { handleRegister } from './registrar.ts';
 import { ACCEPTED_TYPES, ALLOWED_METHODS, checkRequest } from './request-checks.ts';
@@ -132,23 +126,6 @@ const withToTag = (res: SipResponse): SipResponse => {
   return res;
 };
 
-/**
- * An outgoing INVITE's transaction callbacks, passed on to its leg or relayed call: one small object
- * with prototype methods, where three closures per INVITE would stay with it through Timer M.
- */
-class InviteTxEvents implements ClientTransactionHandlers {
-  constructor(private readonly on: InviteEvents) {}
-  onResponse(r: SipResponse): void {
-    this.on.inviteResponse(r);
-  }
-  onTimeout(): void {
-    this.on.inviteTimeout();
-  }
-  onTransportError(e: Error): void {
-    this.on.inviteError(e);
-  }
-}
-
 /** The signature header fields and TGI of an invitation from a partner system. */
 const partnerLegOf = (req: SipRequest): { headers: Record<string, string>; tgi: string } | undefined => {
   const headers: Record<string, string> = {};
@@ -214,7 +191,7 @@ export const startSipEdge = async (opts: SipEdgeOptions): Promise<SipEdge> => {
       return { value: `SIP/2.0/${t.toUpperCase()} ${advertised}:${port};branch=${branch};rport`, branch };
     },
     sendInvite: (req, to, on) => {
-      const ctx = tl.createClientTransaction(req, to, new InviteTxEvents(on));
+      const ctx = tl.createClientTransaction(req, to, on);
       return { cancel: () => void tl.cancel(ctx) };
     },
     sendRequest: (req, to, onFinal) => {
