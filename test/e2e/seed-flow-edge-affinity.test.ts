@@ -14,7 +14,7 @@ import { type LocalSystems, startLocalSystems } from '#local/systems.ts';
 import { callIdOf } from '../../sip/message/accessors.ts';
 import { parseMultipart } from '../../sip/message/multipart.ts';
 import type { SipResponse } from '../../sip/message/types.ts';
-import { demoConfig, freePort } from '../support/local-systems.ts';
+import { demoConfig, REFUSED_PORT } from '../support/local-systems.ts';
 import { regroupSeed, SeedUas } from '../support/seed-scenario.ts';
 import type { SipUa } from '../support/sip-ua.ts';
 
@@ -40,7 +40,7 @@ describe("Feature: a group call's edge operations go to the edge that holds it, 
 
   beforeAll(async () => {
     // A loopback port nobody listens on: every request to it is refused.
-    deadDefault = `http://127.0.0.1:${await freePort()}`;
+    deadDefault = `http://127.0.0.1:${REFUSED_PORT}`;
     local = await startLocalSystems(await demoConfig(), { defaultEdgeControlUrl: deadDefault });
     ({ alice, dispatcher, carol } = await uas.online('alice', 'dispatcher', 'carol'));
     // The regroup notices go to the default edge (dead here): best effort, the regroup stands.

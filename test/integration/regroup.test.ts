@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalSystems } from '#local/systems.ts';
-import { call, demoConfig, enc, freePort, login, startDemo } from '../support/local-systems.ts';
+import { call, demoConfig, enc, login, REFUSED_PORT, startDemo } from '../support/local-systems.ts';
 
 type Body = Record<string, unknown>;
 
@@ -231,7 +231,6 @@ describe('Feature: regroup with a partner that cannot answer', () => {
   let dispatcher: string;
 
   beforeAll(async () => {
-    const closedPort = await freePort();
     // A partner that accepts connections and never answers.
     silent = createServer(() => undefined);
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
@@ -244,7 +243,7 @@ describe('Feature: regroup with a partner that cannot answer', () => {
       p.agreements.push(
         {
           partner: 'down.example',
-          apiUrl: `http://127.0.0.1:${closedPort}`,
+          apiUrl: `http://127.0.0.1:${REFUSED_PORT}`,
           sipUri: 'sip:127.0.0.1:5999',
           keyId: 'k1',
           key,

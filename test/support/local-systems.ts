@@ -14,6 +14,14 @@ export const freePort = (): Promise<number> =>
     });
   });
 
+/**
+ * A loopback port every connection to is refused: port 2, privileged and unused, so nothing (not the
+ * systems of this test, nor another test worker) can be listening there, as could on a port
+ * {@link freePort} found free and let go. Not port 1: it is on the Fetch standard's list of bad ports,
+ * which fetch refuses ("bad port") before it tries to connect.
+ */
+export const REFUSED_PORT = 2;
+
 /** The shipped demo configuration, moved to free ports (and optionally changed). */
 export const demoConfig = async (edit?: (json: LocalConfig) => void): Promise<LocalConfig> => {
   const json = JSON.parse(readFileSync('config/demo.json', 'utf8')) as LocalConfig;
